@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Project bootstrap: `python3 dev.py demo` runs the demo, `python3 dev.py test` runs the checks.
+
+Each command creates `.venv` on first use and installs the project (with its dev extras) into it,
+so both work on a fresh machine that has nothing but Python 3.11+.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".plati-install-stamp"
+
+
+def _requirements_fingerprint() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11+ is required; this is {sys.version.split()[0]}.")
+    if not PY.exists():
+        print("Creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    fingerprint = _requirements_fingerprint()
+    if STAMP.exists() and STAMP.read_text() == fingerprint:
+        return
+    print("Installing plati and its dependencies into .venv ...", flush=True)
+    run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"])
+    STAMP.write_text(fingerprint)
+
+
+def run(cmd: list[str], **kwargs: object) -> None:
+    completed = subprocess.run(cmd, cwd=ROOT, **kwargs)  # type: ignore[call-overload]
+    if completed.returncode != 0:
+        sys.exit(completed.returncode)
+
+
+def demo(args: list[str]) -> None:
+    run([str(PY), "-m", "examples.demo", *args])
+
+
+def test(args: list[str]) -> None:
+    print("== ruff", flush=True)
+    run([str(BIN / "ruff"), "check", "src", "tests", "examples", "bench", "dev.py"])
+    print("== mypy (strict on plati_mcp)", flush=True)
+    run([str(BIN / "mypy")])
+    print("== pytest", flush=True)
+    run([str(PY), "-m", "pytest", *args])
+
+
+COMMANDS = {"demo": demo, "test": test}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit("usage: python3 dev.py {demo|test} [args...]")
+    ensure_venv()
+    COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
