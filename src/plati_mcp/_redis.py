@@ -13,13 +13,19 @@ REDIS_SCHEMES = frozenset({"redis", "rediss"})
 
 
 def url_scheme(url: str) -> str:
-    """The lower-cased scheme of ``url`` (``""`` when it has none)."""
-    return urlsplit(url).scheme.lower()
+    """The lower-cased scheme of ``url`` (``""`` when it has none or cannot be parsed)."""
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
 
 
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***``, safe to put in logs and error messages."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
     # redis-py also accepts ?password=...; hide the whole query rather than parse every option.
     if "password" in parts.query.lower():
         parts = parts._replace(query="***")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .state import State
 
@@ -61,8 +61,8 @@ class CallerInfo:
         return None
 
 
-class ProgressSink(Protocol):
-    async def __call__(self, progress: float, total: float | None, message: str | None) -> None: ...
+ProgressSink = Callable[[float, float | None, str | None], Awaitable[None]]
+"""Receives ``(progress, total, message)`` from ``ctx.report_progress``."""
 
 
 class Context:
@@ -152,5 +152,3 @@ class Context:
     def depth(self) -> int:
         return self._depth
 
-
-ProgressFactory = Callable[[], Awaitable[None]]

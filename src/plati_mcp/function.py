@@ -70,7 +70,7 @@ class Function:
         if not callable(fn):
             raise DefinitionError(f"Function() needs a callable, got {type(fn).__name__}.")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "")
+        self.name: str = name or str(getattr(fn, "__name__", ""))
         check_function_name(self.name)
         self.is_async = inspect.iscoroutinefunction(inspect.unwrap(fn)) or inspect.iscoroutinefunction(fn)
         if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):

@@ -18,7 +18,7 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, cast, get_args, get_origin, get_type_hints
 
 import jsonschema
 import pydantic
@@ -211,7 +211,7 @@ def inspect_signature(
             field = pydantic.Field(default=default)
         fields[param.name] = (annotation, field)
     try:
-        model = pydantic.create_model(  # type: ignore[call-overload]
+        model = pydantic.create_model(
             f"{function_name}_arguments",
             __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
             **fields,
@@ -267,7 +267,7 @@ class SchemaValidator:
         for error in sorted(self._validator.iter_errors(arguments), key=lambda e: list(e.absolute_path)):
             path = [str(part) for part in error.absolute_path]
             if error.validator == "required" and isinstance(error.instance, dict):
-                for missing in error.validator_value:
+                for missing in cast(list[str], error.validator_value):
                     if missing not in error.instance:
                         problems.append(FieldProblem(".".join([*path, missing]), "Field required"))
                 continue

@@ -245,9 +245,7 @@ class RedisStateStore:
         StateStoreUnavailable: from any operation, when Redis cannot be reached.
     """
 
-    def __init__(
-        self, url: str, *, ttl_seconds: int | None = 86400, key_prefix: str = "plati_mcp:state:"
-    ) -> None:
+    def __init__(self, url: str, *, ttl_seconds: int | None = 86400, key_prefix: str = "plati_mcp:state:") -> None:
         if url_scheme(url) not in REDIS_SCHEMES:
             raise ValueError(f"RedisStateStore needs a redis:// or rediss:// URL, got {redact_url(url)!r}.")
         if ttl_seconds is not None and ttl_seconds <= 0:

@@ -170,9 +170,7 @@ class MemoryTaskStore:
 
     async def create(self, function: str) -> TaskRecord:
         now = self._clock()
-        record = TaskRecord(
-            task_id=new_task_id(), function=function, status="pending", created_at=now, updated_at=now
-        )
+        record = TaskRecord(task_id=new_task_id(), function=function, status="pending", created_at=now, updated_at=now)
         self._records[record.task_id] = record
         self._sweep()
         return dataclasses.replace(record)
@@ -243,13 +241,9 @@ class RedisTaskStore:
         from redis.exceptions import ConnectionError, TimeoutError
 
         now = time.time()
-        record = TaskRecord(
-            task_id=new_task_id(), function=function, status="pending", created_at=now, updated_at=now
-        )
+        record = TaskRecord(task_id=new_task_id(), function=function, status="pending", created_at=now, updated_at=now)
         try:
-            await self._redis().set(
-                self.key_prefix + record.task_id, record.to_json(), ex=self._ttl(record), nx=True
-            )
+            await self._redis().set(self.key_prefix + record.task_id, record.to_json(), ex=self._ttl(record), nx=True)
         except (ConnectionError, TimeoutError) as exc:
             raise TaskStoreUnavailable(self.url, str(exc)) from exc
         return record
@@ -320,7 +314,10 @@ def verify_signature(body: bytes, secret: str, header: str | None) -> bool:
 
 def _for_log(url: str) -> str:
     # Callback URLs may carry a token in the query or user part; logs get neither.
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
@@ -346,9 +343,7 @@ class CallbackSender:
         if attempts < 1:
             raise ValueError(f"attempts must be at least 1, got {attempts!r}.")
         if timeout <= 0 or backoff < 0:
-            raise ValueError(
-                f"timeout must be positive and backoff non-negative, got {timeout!r} and {backoff!r}."
-            )
+            raise ValueError(f"timeout must be positive and backoff non-negative, got {timeout!r} and {backoff!r}.")
         self._secret = secret
         self.timeout = timeout
         self.attempts = attempts
@@ -394,14 +389,10 @@ class CallbackSender:
                     return False
                 problem = f"HTTP {response.status_code}"
             if attempt < self.attempts:
-                logger.info(
-                    "Task callback to %s failed (%s); retry %d/%d", where, problem, attempt, self.attempts
-                )
+                logger.info("Task callback to %s failed (%s); retry %d/%d", where, problem, attempt, self.attempts)
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
             else:
-                logger.warning(
-                    "Task callback to %s failed after %d attempts: %s", where, self.attempts, problem
-                )
+                logger.warning("Task callback to %s failed after %d attempts: %s", where, self.attempts, problem)
         return False
 
     async def aclose(self) -> None:
@@ -437,9 +428,7 @@ class BackgroundRunner:
             TaskStoreUnavailable: when the task cannot be recorded (the work is then not started).
         """
         record = await self.store.create(function)
-        task = asyncio.create_task(
-            self._run(record, work, callback_url), name=f"plati_mcp {function} {record.task_id}"
-        )
+        task = asyncio.create_task(self._run(record, work, callback_url), name=f"plati_mcp {function} {record.task_id}")
         self._running[record.task_id] = task
         task.add_done_callback(lambda _: self._running.pop(record.task_id, None))
         return record
@@ -476,9 +465,7 @@ class BackgroundRunner:
             return {"status": "succeeded", "result": to_jsonable_python(result.data)}
         except Exception:
             error_id = uuid.uuid4().hex[:8]
-            logger.exception(
-                "Background task %s (%s) failed; error id %s", record.task_id, record.function, error_id
-            )
+            logger.exception("Background task %s (%s) failed; error id %s", record.task_id, record.function, error_id)
             return {"status": "failed", "error": f"Internal error (id {error_id})"}
 
     async def _record_cancelled(self, record: TaskRecord) -> None:

@@ -1,16 +1,10 @@
-"""Redis helpers for the store tests: a unique key prefix per test, and cleanup of its keys."""
+"""Redis helpers for the store tests."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
-import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import REDIS_URL, requires_redis
-
-__all__ = ["REDIS_URL", "redis_keys", "redis_prefix", "requires_redis"]
+from tests.conftest import REDIS_URL
 
 
 async def redis_keys(prefix: str) -> list[str]:
@@ -22,11 +16,8 @@ async def redis_keys(prefix: str) -> list[str]:
         await client.aclose()
 
 
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A fresh key prefix; its keys are deleted after the test."""
-    prefix = f"plati_test:{uuid.uuid4().hex}:"
-    yield prefix
+async def delete_keys(prefix: str) -> None:
+    """Delete every key under ``prefix``."""
     client = Redis.from_url(REDIS_URL, decode_responses=True)
     try:
         keys = [key async for key in client.scan_iter(match=f"{prefix}*")]

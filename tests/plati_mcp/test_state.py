@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from plati_mcp._redis import redact_url
 from plati_mcp.state import (
     MemoryStateStore,
     RedisStateStore,
@@ -19,9 +20,7 @@ from plati_mcp.state import (
     save_state,
     state_store_from_url,
 )
-from tests.plati_mcp.redis_support import REDIS_URL, redis_prefix, requires_redis
-
-__all__ = ["redis_prefix"]  # the fixture is used by name
+from tests.conftest import REDIS_URL, requires_redis
 
 
 class FakeClock:
@@ -199,7 +198,7 @@ async def test_memory_store_evicts_the_least_recently_used_scope() -> None:
 
 @pytest.mark.parametrize("options", [{"ttl_seconds": 0}, {"max_scopes": 0}])
 def test_memory_store_refuses_bad_bounds(options: dict[str, int]) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - the constructor raises nothing else
+    with pytest.raises(ValueError, match=r"ttl_seconds|max_scopes"):
         MemoryStateStore(**options)  # type: ignore[arg-type]
 
 
@@ -259,3 +258,18 @@ def test_store_from_url_refuses_other_schemes() -> None:
 def test_both_stores_satisfy_the_protocol() -> None:
     assert isinstance(MemoryStateStore(), StateStore)
     assert isinstance(RedisStateStore(REDIS_URL), StateStore)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@localhost:6379/0", "redis://:***@localhost:6379/0"),
+        ("redis://user:hunter2@localhost/0", "redis://user:***@localhost/0"),
+        ("redis://hunter2@localhost", "redis://***@localhost"),
+        ("redis://localhost:6379/0?password=hunter2", "redis://localhost:6379/0?***"),
+        ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+        ("redis://[::1", "<unparsable URL>"),
+    ],
+)
+def test_urls_in_messages_never_show_the_password(url: str, shown: str) -> None:
+    assert redact_url(url) == shown

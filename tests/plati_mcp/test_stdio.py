@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -37,23 +38,29 @@ def server_script(tmp_path: Path) -> StdioServerParameters:
     script = tmp_path / "stdio_server.py"
     script.write_text(SERVER)
     root = str(Path(__file__).resolve().parents[2])
-    return StdioServerParameters(command=sys.executable, args=[str(script)], env={"PYTHONPATH": root}, cwd=root)
+    return StdioServerParameters(
+        command=sys.executable, args=[str(script)], env={"PYTHONPATH": root}, cwd=root
+    )
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_stdio_serves_tools_in_both_eras(server_script: StdioServerParameters, mode: str) -> None:
     progress: list[float] = []
+    both_arrived = asyncio.Event()
 
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         progress.append(value)
+        if len(progress) == 2:
+            both_arrived.set()
 
     async with Client(server_script, mode=mode) as client:
         tools = await client.list_tools()
         ok = await client.call_tool("check_order_status", {"order_id": "ORD-1"})
         failed = await client.call_tool("check_order_status", {"order_id": "ORD-9"})
         counted = await client.call_tool("count", {"n": 2}, progress_callback=on_progress)
+        await asyncio.wait_for(both_arrived.wait(), 5)
     assert {tool.name for tool in tools.tools} == {"check_order_status", "count"}
     assert ok.structured_content == {"order_id": "ORD-1", "status": "shipped"}
     assert failed.is_error and failed.content[0].text == "Order ORD-9 not found"
     assert counted.structured_content == {"result": 2}
-    assert progress == [1, 2]
+    assert sorted(progress) == [1, 2]
