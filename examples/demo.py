@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 from mcp import Client
+from mcp.types import TextContent
 
 from .ecommerce.db import create_database
 from .ecommerce.server import create_server
@@ -58,9 +59,7 @@ def show_tools(http: httpx.Client) -> None:
     print(f"  ({len(tools)} functions; '?' marks optional arguments)")
 
 
-def call(
-    http: httpx.Client, name: str, arguments: dict[str, Any], headers: dict[str, str] | None = None
-) -> Any:
+def call(http: httpx.Client, name: str, arguments: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
     _heading(f"POST /call  {name} {_json(arguments)}")
     response = http.post("/call", json={"name": name, "arguments": arguments}, headers=headers)
     body = response.json()
@@ -78,7 +77,7 @@ async def over_mcp(mcp_url: str) -> None:
         print(f"  tools/call check_order_status ORD-001 -> isError={result.is_error}")
         print(f"    structuredContent: {_json(result.structured_content)}")
         failed = await client.call_tool("check_order_status", {"order_id": "ORD-999"})
-        texts = [part.text for part in failed.content if getattr(part, "type", None) == "text"]
+        texts = [part.text for part in failed.content if isinstance(part, TextContent)]
         print(f"  tools/call check_order_status ORD-999 -> isError={failed.is_error}: {' '.join(texts)}")
 
 

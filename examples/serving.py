@@ -27,12 +27,8 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", *, startup_timeout: float
     sock.bind((host, 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
-    )
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn:{port}", daemon=True
-    )
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn:{port}", daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + startup_timeout

@@ -1,0 +1,1 @@
+"""The guide's advanced patterns: per-conversation state, background work, function chaining."""

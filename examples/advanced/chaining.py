@@ -97,9 +97,7 @@ def create_server(db_path: str | Path, **mcp_kwargs: Any) -> MCP:
             left = eligibility["refundable_amount"]
             to_refund = round(amount if amount is not None else left, 2)
             if to_refund > left:
-                raise FunctionError(
-                    f"Only {left:.2f} of order {order_id} can still be refunded, not {to_refund:.2f}."
-                )
+                raise FunctionError(f"Only {left:.2f} of order {order_id} can still be refunded, not {to_refund:.2f}.")
             refund_id = f"REF-{secrets.token_hex(4).upper()}"
             conn.execute(
                 """INSERT INTO refunds

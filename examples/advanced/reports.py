@@ -25,9 +25,7 @@ from ..ecommerce import db
 
 Since = Annotated[
     str | None,
-    Field(
-        description="Only orders placed on or after this date (YYYY-MM-DD)", pattern=r"^\d{4}-\d{2}-\d{2}$"
-    ),
+    Field(description="Only orders placed on or after this date (YYYY-MM-DD)", pattern=r"^\d{4}-\d{2}-\d{2}$"),
 ]
 Step = Callable[[sqlite3.Connection, str], tuple[str, Any]]
 
@@ -122,9 +120,7 @@ def create_server(db_path: str | Path, **mcp_kwargs: Any) -> MCP:
     mcp = MCP(name="Reports", **mcp_kwargs)
 
     @mcp.function(background=True)
-    async def generate_report(
-        kind: Literal["sales", "returns"], ctx: Context, since: Since = None
-    ) -> dict[str, Any]:
+    async def generate_report(kind: Literal["sales", "returns"], ctx: Context, since: Since = None) -> dict[str, Any]:
         """Generate a sales or returns report from the shop's data (runs in the background)."""
         steps = STEPS[kind]
         report: dict[str, Any] = {

@@ -82,8 +82,7 @@ def create_server(db_path: str | Path, **mcp_kwargs: Any) -> MCP:
             raise FunctionError(f"The last order history for {last['customer_id']} was empty.")
         if position > len(order_ids):
             raise FunctionError(
-                f"The last order history has {len(order_ids)} order(s); choose a position from 1 to "
-                f"{len(order_ids)}."
+                f"The last order history has {len(order_ids)} order(s); choose a position from 1 to {len(order_ids)}."
             )
         try:
             return shop.get_order_details(order_ids[position - 1])

@@ -123,9 +123,7 @@ class CRMStore:
             ).fetchone()
         return {**dict(row), "open_tickets_count": open_tickets}
 
-    def idempotent(
-        self, key: str | None, endpoint: str, create: Callable[[], dict[str, Any]]
-    ) -> dict[str, Any]:
+    def idempotent(self, key: str | None, endpoint: str, create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run ``create`` once per idempotency key; a repeat gets the first answer back."""
         if key is not None:
             with self._transaction() as conn:
@@ -138,9 +136,7 @@ class CRMStore:
         created = create()
         if key is not None:
             with self._transaction() as conn:
-                conn.execute(
-                    "INSERT OR IGNORE INTO idempotency VALUES (?, ?, ?)", (key, endpoint, json.dumps(created))
-                )
+                conn.execute("INSERT OR IGNORE INTO idempotency VALUES (?, ?, ?)", (key, endpoint, json.dumps(created)))
         return created
 
     def create_ticket(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -208,7 +204,7 @@ class CRMStore:
         if when <= datetime.now(UTC):
             raise Rejected(422, "preferred_time must be in the future")
         callback_id = f"cb_{secrets.token_hex(6)}"
-        scheduled_for = when.astimezone(UTC).isoformat(timespec="minutes")
+        scheduled_for = when.astimezone(UTC).isoformat(timespec="seconds")
         reason = payload.get("reason")
         with self._transaction() as conn:
             _require_customer(conn, customer_id)
@@ -304,18 +300,14 @@ def create_app(db_path: str | Path, api_key: str) -> Starlette:
             return payload
         customer_id = request.path_params["customer_id"]
         key = request.headers.get("idempotency-key")
-        return await run(
-            lambda: store.idempotent(key, "notes", lambda: store.add_note(customer_id, payload)), 201
-        )
+        return await run(lambda: store.idempotent(key, "notes", lambda: store.add_note(customer_id, payload)), 201)
 
     async def create_callback(request: Request) -> JSONResponse:
         payload = await body(request)
         if isinstance(payload, JSONResponse):
             return payload
         key = request.headers.get("idempotency-key")
-        return await run(
-            lambda: store.idempotent(key, "callbacks", lambda: store.schedule_callback(payload)), 201
-        )
+        return await run(lambda: store.idempotent(key, "callbacks", lambda: store.schedule_callback(payload)), 201)
 
     api = [
         Route("/customers/search", search_customers, methods=["GET"]),

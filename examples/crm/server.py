@@ -28,9 +28,7 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE = "CRM temporarily unavailable"
 NOT_FOUND = "Customer not found in CRM"
 
-CustomerId = Annotated[
-    str, Field(description="The CRM customer id, e.g. CUST-001", min_length=1, max_length=64)
-]
+CustomerId = Annotated[str, Field(description="The CRM customer id, e.g. CUST-001", min_length=1, max_length=64)]
 
 
 # -- the CRM's wire format ------------------------------------------------------------------------
@@ -148,9 +146,7 @@ class CRMClient:
             logger.warning("CRM %s %s answered %s", method, path, response.status_code)
             raise FunctionError(UNAVAILABLE)
         if response.status_code in (401, 403):
-            logger.error(
-                "CRM rejected this server's API key (%s on %s %s)", response.status_code, method, path
-            )
+            logger.error("CRM rejected this server's API key (%s on %s %s)", response.status_code, method, path)
             raise FunctionError("CRM rejected this server's credentials")
         return response
 
@@ -286,8 +282,7 @@ def create_server(base_url: str, api_key: str, *, timeout: float = 10.0, **mcp_k
             when = datetime.fromisoformat(preferred_time)
         except ValueError:
             raise FunctionError(
-                f"preferred_time {preferred_time!r} is not an ISO 8601 date-time; "
-                "use e.g. 2030-05-01T15:00:00+02:00."
+                f"preferred_time {preferred_time!r} is not an ISO 8601 date-time; use e.g. 2030-05-01T15:00:00+02:00."
             ) from None
         if when.tzinfo is None:
             raise FunctionError("preferred_time needs a timezone offset, e.g. 2030-05-01T15:00:00+02:00.")

@@ -223,9 +223,7 @@ def create_database(path: str | Path) -> None:
 
 def _insert_sample_data(conn: sqlite3.Connection) -> None:
     conn.executemany("INSERT OR IGNORE INTO customers VALUES (?, ?, ?, ?, ?)", CUSTOMERS)
-    conn.executemany(
-        "INSERT OR IGNORE INTO products (product_id, name, category, price) VALUES (?, ?, ?, ?)", PRODUCTS
-    )
+    conn.executemany("INSERT OR IGNORE INTO products (product_id, name, category, price) VALUES (?, ?, ?, ?)", PRODUCTS)
     prices = {product_id: price for product_id, _name, _category, price in PRODUCTS}
     for order_id, customer_id, status, tracking, delivery, created_at, items in ORDERS:
         total = round(sum(prices[product_id] * quantity for product_id, quantity in items), 2)

@@ -88,12 +88,8 @@ def create_server(db_path: str | Path, **mcp_kwargs: Any) -> MCP:
     @mcp.function
     def get_product_recommendations(
         customer_id: CustomerId,
-        category: Annotated[
-            str | None, Field(description="Only recommend from this category, e.g. books")
-        ] = None,
-        limit: Annotated[
-            int, Field(description="How many products to return", ge=1, le=MAX_RECOMMENDATIONS)
-        ] = 5,
+        category: Annotated[str | None, Field(description="Only recommend from this category, e.g. books")] = None,
+        limit: Annotated[int, Field(description="How many products to return", ge=1, le=MAX_RECOMMENDATIONS)] = 5,
     ) -> Recommendations:
         """Get personalized product recommendations from the customer's purchase history."""
         with shop_errors():

@@ -130,9 +130,7 @@ class Shop:
             ],
         }
 
-    def list_orders(
-        self, customer_id: str, *, status: str | None = None, limit: int = 10
-    ) -> list[OrderStatus]:
+    def list_orders(self, customer_id: str, *, status: str | None = None, limit: int = 10) -> list[OrderStatus]:
         """The customer's orders, newest first. Raises: ShopError: no such customer."""
         with db.transaction(self.db_path) as conn:
             _require_customer(conn, customer_id)
@@ -161,8 +159,7 @@ class Shop:
             order = _order_row(conn, order_id)
             if order["status"] not in RETURNABLE_STATUSES:
                 raise ShopError(
-                    f"Order {order_id} is {order['status']}; "
-                    "only shipped or delivered orders can be returned."
+                    f"Order {order_id} is {order['status']}; only shipped or delivered orders can be returned."
                 )
             in_order = {
                 row["product_id"]
@@ -171,8 +168,7 @@ class Shop:
             unknown = [item for item in wanted if item not in in_order]
             if unknown:
                 raise ShopError(
-                    f"Items not in order {order_id}: {', '.join(unknown)}; "
-                    f"it contains {', '.join(sorted(in_order))}."
+                    f"Items not in order {order_id}: {', '.join(unknown)}; it contains {', '.join(sorted(in_order))}."
                 )
             open_return = conn.execute(
                 "SELECT return_id FROM returns WHERE order_id = ? AND status IN ('pending', 'approved')",
@@ -217,9 +213,7 @@ class Shop:
             if used is not None:
                 raise ShopError(f"Customer {customer_id} has already used discount code {code}.")
             if row["max_uses"] is not None:
-                (uses,) = conn.execute(
-                    "SELECT COUNT(*) FROM customer_discounts WHERE code = ?", (code,)
-                ).fetchone()
+                (uses,) = conn.execute("SELECT COUNT(*) FROM customer_discounts WHERE code = ?", (code,)).fetchone()
                 if uses >= row["max_uses"]:
                     raise ShopError(f"Discount code {code} has reached its usage limit.")
             applied_at = now.isoformat(timespec="seconds")
@@ -257,9 +251,7 @@ class Shop:
             if category is not None:
                 categories = [row[0] for row in conn.execute("SELECT DISTINCT category FROM products")]
                 if category not in categories:
-                    raise ShopError(
-                        f"Unknown category {category!r}; choose one of {', '.join(sorted(categories))}."
-                    )
+                    raise ShopError(f"Unknown category {category!r}; choose one of {', '.join(sorted(categories))}.")
             bought_categories = [
                 row[0]
                 for row in conn.execute(
@@ -269,6 +261,8 @@ class Shop:
                     (customer_id,),
                 )
             ]
+            based_on: Literal["purchase_history", "category", "best_sellers"]
+            scope: list[str] | None
             if category is not None:
                 based_on, scope = "category", [category]
             elif bought_categories:

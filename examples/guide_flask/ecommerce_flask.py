@@ -24,7 +24,7 @@ from flask.typing import ResponseReturnValue
 from ..ecommerce.db import create_database
 from ..ecommerce.store import MAX_RECOMMENDATIONS, Shop, ShopError
 
-TOOLS = [
+TOOLS: list[dict[str, Any]] = [
     {
         "name": "check_order_status",
         "description": "Get current order status and tracking info",
@@ -71,6 +71,7 @@ TOOLS = [
     },
 ]
 
+TOOLS_BY_NAME = {tool["name"]: tool for tool in TOOLS}
 VALIDATORS = {tool["name"]: jsonschema.Draft202012Validator(tool["input_schema"]) for tool in TOOLS}
 
 
@@ -115,9 +116,7 @@ def create_app(db_path: str | Path, api_token: str | None = None) -> Flask:
         problems = _problems(function_name, arguments)
         if problems:
             summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-            return jsonify(
-                {"success": False, "error": f"Invalid arguments: {summary}", "details": problems}
-            ), 400
+            return jsonify({"success": False, "error": f"Invalid arguments: {summary}", "details": problems}), 400
         try:
             return jsonify({"success": True, "data": function_map[function_name](arguments)})
         except ShopError as e:
@@ -133,9 +132,7 @@ def create_app(db_path: str | Path, api_token: str | None = None) -> Flask:
         return shop.apply_discount(args["customer_id"], args["discount_code"])
 
     def get_product_recommendations(args: dict[str, Any]) -> Any:
-        return shop.get_product_recommendations(
-            args["customer_id"], args.get("category"), args.get("limit", 5)
-        )
+        return shop.get_product_recommendations(args["customer_id"], args.get("category"), args.get("limit", 5))
 
     return app
 
@@ -147,11 +144,9 @@ def _problems(function_name: str, arguments: Any) -> list[dict[str, str]]:
     for error in validator.iter_errors(arguments):
         if error.validator == "required":
             continue  # reported below, naming each missing field
-        problems.append(
-            {"field": ".".join(str(part) for part in error.absolute_path), "message": error.message}
-        )
+        problems.append({"field": ".".join(str(part) for part in error.absolute_path), "message": error.message})
     if isinstance(arguments, dict):
-        for name in validator.schema.get("required", []):
+        for name in TOOLS_BY_NAME[function_name]["input_schema"].get("required", []):
             if name not in arguments:
                 problems.append({"field": name, "message": "Field required"})
     return problems

@@ -214,6 +214,7 @@ class MCP:
     async def aclose(self) -> None:
         """Stop background tasks and close store connections."""
         await self.runner.aclose()
+        await self.runner.sender.aclose()
         await self.state_store.aclose()
         await self.task_store.aclose()
         if self.rate_limiter is not None:

@@ -9,15 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from examples.ecommerce.db import create_database
 from examples.ecommerce.server import create_server
 from examples.ecommerce.store import Shop, ShopError
+from examples.serving import serve_in_thread
+from mcp import Client
+
 from plati_mcp import FunctionTestClient
 
-from .support import query
-
-REPO = Path(__file__).resolve().parents[2]
+from .support import REPO, query
 
 
 @pytest.fixture
@@ -108,10 +108,15 @@ def test_check_order_status_of_a_processing_order_has_no_tracking_number(client:
 
 def test_check_order_status_of_an_unknown_order_reports_it_not_found(client: FunctionTestClient) -> None:
     response = client.call("check_order_status", {"order_id": "ORD-9"})
-    assert (response.status_code, response.body) == (200, {"success": False, "error": "Order ORD-9 not found"})
+    assert (response.status_code, response.body) == (
+        200,
+        {"success": False, "error": "Order ORD-9 not found"},
+    )
 
 
-def test_check_order_status_without_an_order_id_is_refused_naming_the_field(client: FunctionTestClient) -> None:
+def test_check_order_status_without_an_order_id_is_refused_naming_the_field(
+    client: FunctionTestClient,
+) -> None:
     response = client.call("check_order_status", {})
     assert response.status_code == 400
     assert response.success is False
@@ -127,9 +132,7 @@ def test_check_order_status_with_a_number_for_the_order_id_is_refused(client: Fu
 # -- process_return ---------------------------------------------------------------------------
 
 
-def test_process_return_of_a_delivered_order_stores_a_pending_return(
-    client: FunctionTestClient, shop_db: Path
-) -> None:
+def test_process_return_of_a_delivered_order_stores_a_pending_return(client: FunctionTestClient, shop_db: Path) -> None:
     response = client.call("process_return", {"order_id": "ORD-003", "reason": "Too small", "items": ["P-401"]})
     assert response.success, response.body
     receipt = response.data
@@ -137,7 +140,11 @@ def test_process_return_of_a_delivered_order_stores_a_pending_return(
     assert (receipt["status"], receipt["items"]) == ("pending", ["P-401"])
     stored = query(shop_db, "SELECT * FROM returns WHERE return_id = ?", receipt["return_id"])
     assert len(stored) == 1
-    assert (stored[0]["order_id"], stored[0]["reason"], stored[0]["items"]) == ("ORD-003", "Too small", '["P-401"]')
+    assert (stored[0]["order_id"], stored[0]["reason"], stored[0]["items"]) == (
+        "ORD-003",
+        "Too small",
+        '["P-401"]',
+    )
 
 
 def test_process_return_without_items_returns_the_whole_shipped_order(client: FunctionTestClient) -> None:
@@ -262,7 +269,9 @@ def test_apply_discount_without_a_code_is_refused_naming_the_field(client: Funct
 # -- get_product_recommendations --------------------------------------------------------------
 
 
-def test_recommendations_come_from_bought_categories_and_skip_bought_products(client: FunctionTestClient) -> None:
+def test_recommendations_come_from_bought_categories_and_skip_bought_products(
+    client: FunctionTestClient,
+) -> None:
     response = client.call("get_product_recommendations", {"customer_id": "CUST-001"})
     assert response.success, response.body
     products = response.data["products"]
@@ -309,3 +318,26 @@ def test_an_unknown_category_is_refused_listing_the_known_ones(client: FunctionT
 def test_recommendations_for_an_unknown_customer_are_refused(client: FunctionTestClient) -> None:
     response = client.call("get_product_recommendations", {"customer_id": "CUST-999"})
     assert response.error == "Customer CUST-999 not found"
+
+
+# -- over MCP ---------------------------------------------------------------------------------
+
+
+async def test_the_functions_work_over_mcp_with_the_official_client(shop_db: Path) -> None:
+    with serve_in_thread(create_server(shop_db).app) as base_url:
+        async with Client(f"{base_url}/mcp") as mcp_client:
+            listed = await mcp_client.list_tools()
+            found = await mcp_client.call_tool("check_order_status", {"order_id": "ORD-003"})
+            missing = await mcp_client.call_tool("check_order_status", {"order_id": "ORD-9"})
+            invalid = await mcp_client.call_tool("get_product_recommendations", {"customer_id": "C", "limit": 0})
+    assert {tool.name for tool in listed.tools} == {
+        "check_order_status",
+        "process_return",
+        "apply_discount",
+        "get_product_recommendations",
+    }
+    assert found.is_error is False
+    assert found.structured_content is not None
+    assert found.structured_content["status"] == "delivered"
+    assert missing.is_error is True
+    assert invalid.is_error is True

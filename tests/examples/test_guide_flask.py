@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
-
 from examples.ecommerce.server import create_server
 from examples.guide_flask.ecommerce_flask import create_app
+from flask.testing import FlaskClient
 
 from .support import query
 

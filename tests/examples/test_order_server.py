@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from examples.order_server import create_server
+
 from plati_mcp import FunctionTestClient
 
 from .support import query

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from plati_mcp import MCP, ArgumentsInvalid, Context, FunctionError
+from plati_mcp import MCP, ArgumentsInvalid, Context, FunctionError, FunctionTestClient
 from tests.conftest import REDIS_URL, requires_redis
 
 
@@ -68,7 +68,11 @@ def test_caller_metadata_comes_from_the_context_headers() -> None:
 @pytest.mark.parametrize("store", ["memory", pytest.param("redis", marks=requires_redis)])
 def test_state_is_kept_per_conversation_across_calls(store: str) -> None:
     mcp = build(redis_url=REDIS_URL if store == "redis" else None)
-    client = mcp.test_client()
+    with mcp.test_client() as client:
+        _check_state_round_trip(client)
+
+
+def _check_state_round_trip(client: FunctionTestClient) -> None:
     conversation = f"conv-{uuid.uuid4().hex}"
     first = {"X-Plati-Conversation": conversation}
     other = {"X-Plati-Conversation": f"{conversation}-other"}
