@@ -26,7 +26,7 @@ def _requirements_fingerprint() -> str:
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may run under an older python3
         sys.exit(f"Python 3.11+ is required; this is {sys.version.split()[0]}.")
     if not PY.exists():
         print("Creating .venv ...", flush=True)
