@@ -17,6 +17,7 @@ servers with a URL ending in ``/mcp`` and the platform appends ``/tools`` and ``
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
@@ -24,9 +25,12 @@ from starlette.types import Receive, Scope, Send
 from .auth import bearer_token
 from .context import CallerInfo
 from .http import BodyTooLarge, ClientGone, header_dict, read_body, route_path, send_json
+from .ratelimit import RateLimitUnavailable
 
 if TYPE_CHECKING:
     from .server import MCP
+
+logger = logging.getLogger("plati_mcp")
 
 _UNAUTHORIZED_HEADERS = [(b"www-authenticate", b'Bearer realm="plati-mcp"')]
 
@@ -63,7 +67,13 @@ class FunctionServerApp:
         if server.rate_limiter is not None:
             client = scope.get("client")
             key = f"token:{token}" if token else f"ip:{client[0] if client else 'unknown'}"
-            decision = await server.rate_limiter.hit(key)
+            try:
+                decision = await server.rate_limiter.hit(key)
+            except RateLimitUnavailable:
+                # Fail closed: without its counters the server cannot honour the limit it promises.
+                logger.exception("Rate-limit storage unavailable")
+                await send_json(send, 503, {"error": "Service temporarily unavailable"}, [(b"retry-after", b"5")])
+                return
             if not decision.allowed:
                 await send_json(
                     send,

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from .context import CallerInfo, Context, ProgressSink
 from .errors import ArgumentsInvalid, FieldProblem, FunctionError, PlatiMCPError, UnknownFunction
 from .function import Function
-from .state import State, StateStore
+from .state import StateStore, load_state, save_state
 from .tasks import BackgroundRunner, TaskResult
 
 logger = logging.getLogger("plati_mcp")
@@ -89,13 +89,10 @@ class Executor:
     ) -> CallOutcome:
         try:
             if function.wants_context:
-                scope = caller.state_scope
-                state = State(await self.state_store.load(scope) if scope else {})
-                state.scope = scope
+                state = await load_state(self.state_store, caller.state_scope)
                 ctx = Context(function=function.name, caller=caller, state=state, executor=self, progress=progress)
                 value = await function.invoke(kwargs, ctx)
-                if scope and state.dirty:
-                    await self.state_store.save(scope, state.changed, state.deleted)
+                await save_state(self.state_store, state)
             else:
                 value = await function.invoke(kwargs, None)
             return CallOutcome("ok", data=function.to_jsonable(value))

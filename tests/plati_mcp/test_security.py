@@ -93,3 +93,27 @@ def test_request_size_limit_applies_to_mcp_too() -> None:
     response = client.http.post("/mcp", json=big)
     assert response.status_code == 413
     assert "limit 200 bytes" in response.json()["error"]
+
+
+def test_unreachable_rate_limit_storage_fails_closed_with_503() -> None:
+    mcp = build(rate_limit="10 per minute", redis_url="redis://127.0.0.1:1/0")
+    with mcp.test_client() as client:
+        response = client.http.get("/tools")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+
+
+def test_unreachable_state_storage_is_an_internal_error_not_a_crash() -> None:
+    from plati_mcp import Context
+
+    mcp = build(redis_url="redis://127.0.0.1:1/0")
+
+    @mcp.function
+    def remember(ctx: Context) -> str:
+        ctx.state["seen"] = True
+        return "ok"
+
+    with mcp.test_client() as client:
+        result = client.call("remember", {}, headers={"X-Plati-Conversation": "c1"})
+    assert result.status_code == 500
+    assert result.error.startswith("Internal error (id ")
