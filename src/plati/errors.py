@@ -1,0 +1,73 @@
+"""Exceptions of the platform. Each carries the HTTP status and the snake_case error code the API
+answers with; ``plati.app`` maps them to the error body of SPEC section 5 in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PlatiError(Exception):
+    """Base of every platform error: a one-sentence message, a code and an HTTP status."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        self.details = details
+
+
+class InvalidRequest(PlatiError):
+    """The request is well-formed JSON but its content cannot be accepted."""
+
+    status_code = 422
+    code = "validation_error"
+
+
+class BadRequest(PlatiError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(PlatiError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(PlatiError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(PlatiError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(PlatiError):
+    status_code = 409
+    code = "conflict"
+
+
+class RateLimited(PlatiError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class UpstreamError(PlatiError):
+    """A function server (or, later, a model provider) failed: 502 unless a subclass says 504."""
+
+    status_code = 502
+    code = "upstream_error"
