@@ -278,6 +278,7 @@ def machine_info() -> dict[str, Any]:
         "cpu": _cpu_model(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "loadavg_at_start": os.getloadavg(),  # other work on the machine skews every number
         "packages": packages,
     }
 
@@ -350,6 +351,7 @@ async def main_async(args: argparse.Namespace) -> int:
         f"{machine['nproc']} CPU(s) shared by client and server; client {args.client}.AsyncClient; "
         f"uvicorn {UVICORN_OPTIONS}"
     )
+    print(f"load average at start: {machine['loadavg_at_start']} (anything else running skews the numbers)")
     if (machine["nproc"] or 0) <= 2:
         print("NOTE: only 2 cores -- the client process and the server process compete for CPU.")
     results: list[Result] = []
