@@ -55,6 +55,8 @@ def test(args: list[str]) -> None:
     run([str(BIN / "ruff"), "check", "src", "tests", "examples", "bench", "dev.py"])
     print("== mypy (strict on plati_mcp)", flush=True)
     run([str(BIN / "mypy")])
+    print("== test peers (npm MCP servers; their tests skip without npm)", flush=True)
+    subprocess.run([str(PY), str(ROOT / "scripts" / "peers.py")], cwd=ROOT, check=False)
     print("== pytest", flush=True)
     run([str(PY), "-m", "pytest", *args])
 

@@ -4,7 +4,7 @@ progress reporting and chaining to other functions (``ctx: Context``)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .state import State
@@ -49,6 +49,24 @@ class CallerInfo:
             callback_url=headers.get(HEADER_CALLBACK_URL),
             headers=headers,
             credential=credential,
+        )
+
+    def with_meta(self, meta: Mapping[str, Any]) -> CallerInfo:
+        """Fill what the headers did not say from an MCP request's ``_meta`` (``plati/...`` keys):
+        over stdio there are no headers, so the platform sends its context there."""
+
+        def pick(key: str, current: str | None) -> str | None:
+            value = meta.get(f"plati/{key}")
+            return current if current is not None or not isinstance(value, str) else value
+
+        return replace(
+            self,
+            workspace_id=pick("workspace", self.workspace_id),
+            assistant_id=pick("assistant", self.assistant_id),
+            conversation_id=pick("conversation", self.conversation_id),
+            identity_id=pick("identity", self.identity_id),
+            request_id=pick("request_id", self.request_id),
+            idempotency_key=pick("idempotency_key", self.idempotency_key),
         )
 
     @property
@@ -118,9 +136,7 @@ class Context:
     def headers(self) -> Mapping[str, str]:
         return self.caller.headers
 
-    async def report_progress(
-        self, progress: float, total: float | None = None, message: str | None = None
-    ) -> None:
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         """Tell the caller how far the work is (an MCP progress notification when the caller asked
         for progress; nothing otherwise)."""
         if self._progress is not None:
@@ -151,4 +167,3 @@ class Context:
     @property
     def depth(self) -> int:
         return self._depth
-

@@ -237,6 +237,8 @@ class McpProtocol:
         token = meta.get("progressToken") if isinstance(meta, dict) else None
         if notify is not None and token is not None:
             progress_sink = _progress_sink(notify, token)
+        if isinstance(meta, dict) and caller.conversation_id is None:
+            caller = caller.with_meta(meta)
         try:
             outcome = await self._executor.call(name, arguments, caller, progress_sink)
         except UnknownFunction:

@@ -23,6 +23,10 @@ def check_order_status(order_id: str):
     return {"order_id": order_id, "status": "shipped"}
 
 @mcp.function
+def whoami(ctx: Context) -> dict:
+    return {"conversation": ctx.conversation_id, "workspace": ctx.workspace_id}
+
+@mcp.function
 async def count(n: int, ctx: Context) -> int:
     for i in range(n):
         await ctx.report_progress(i + 1, n)
@@ -59,8 +63,16 @@ async def test_stdio_serves_tools_in_both_eras(server_script: StdioServerParamet
         failed = await client.call_tool("check_order_status", {"order_id": "ORD-9"})
         counted = await client.call_tool("count", {"n": 2}, progress_callback=on_progress)
         await asyncio.wait_for(both_arrived.wait(), 5)
-    assert {tool.name for tool in tools.tools} == {"check_order_status", "count"}
+    assert {tool.name for tool in tools.tools} == {"check_order_status", "whoami", "count"}
     assert ok.structured_content == {"order_id": "ORD-1", "status": "shipped"}
     assert failed.is_error and failed.content[0].text == "Order ORD-9 not found"
     assert counted.structured_content == {"result": 2}
     assert sorted(progress) == [1, 2]
+
+
+async def test_platform_context_arrives_in_meta_over_stdio(server_script: StdioServerParameters) -> None:
+    async with Client(server_script, mode="legacy") as client:
+        result = await client.call_tool(
+            "whoami", {}, meta={"plati/conversation": "conv_1", "plati/workspace": "ws_1"}
+        )
+    assert result.structured_content == {"conversation": "conv_1", "workspace": "ws_1"}

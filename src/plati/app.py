@@ -1,0 +1,149 @@
+"""The composition root of the platform service: ``create_app(settings)``.
+
+Settings are read once (by the caller: ``plati serve`` does ``Settings.load()``); the lifespan
+applies migrations, opens the database and the connector pool, and closes them at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import __version__
+from .api import assistants, channels, mcps
+from .api.deps import Services
+from .api.wire import ok
+from .connectors import ConnectorManager
+from .errors import PlatiError
+from .registry import Registry
+from .security.secrets import SecretBox
+from .settings import Settings
+from .store.db import Database, run_migrations
+
+logger = logging.getLogger("plati")
+
+
+def error_body(message: str, code: str, details: Any = None) -> dict[str, Any]:
+    """The error envelope of SPEC section 5."""
+    return {"message": message, "error": {"code": code, "details": details}}
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+
+
+def create_app(settings: Settings, *, database_schema: str | None = None) -> FastAPI:
+    """Build the API app. ``database_schema`` (PostgreSQL) isolates test databases."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_migrations(settings.database_url, schema=database_schema)
+        db = Database(settings.database_url, schema=database_schema)
+        connectors = ConnectorManager()
+        box = SecretBox(settings.secret_key)
+        app.state.services = Services(
+            settings=settings,
+            db=db,
+            box=box,
+            connectors=connectors,
+            registry=Registry(settings, db.sessionmaker, box, connectors),
+        )
+        try:
+            yield
+        finally:
+            await connectors.aclose()
+            await db.aclose()
+
+    app = FastAPI(
+        title="Plati",
+        version=__version__,
+        description="Self-hosted assistant platform: function servers (MCPs), assistants, channels.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(PlatiError)
+    async def plati_error(request: Request, exc: PlatiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.message, exc.code, exc.details), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = []
+        for item in exc.errors():
+            loc = [str(part) for part in item.get("loc", ()) if part != "body"]
+            details.append({"field": ".".join(loc), "message": item.get("msg", "invalid")})
+        if any(item.get("type") == "json_invalid" for item in exc.errors()):
+            return JSONResponse(error_body("Request body is not valid JSON", "bad_request", details), status_code=400)
+        summary = "; ".join(f"{d['field'] or '(body)'}: {d['message']}" for d in details)
+        return JSONResponse(error_body(f"Invalid request: {summary}", "validation_error", details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = "Not found" if exc.status_code == 404 else str(exc.detail)
+        return JSONResponse(error_body(message, code), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        error_id = secrets.token_hex(4)
+        logger.error("Unhandled error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body(f"Internal error (id {error_id})", "internal_error"), status_code=500)
+
+    @app.get("/health", tags=["Health"], summary="Liveness (no auth)")
+    async def health() -> dict[str, Any]:
+        return ok("ok", {"status": "ok", "version": __version__})
+
+    app.include_router(mcps.router)
+    app.include_router(assistants.router)
+    app.include_router(channels.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    return app
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413 before they reach a handler."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            error_body(f"Request body larger than {self.max_bytes} bytes", "payload_too_large"), status_code=413
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
