@@ -22,7 +22,7 @@ from . import __version__
 from .api import assistants, channels, mcps
 from .api.deps import Services
 from .api.wire import ok
-from .connectors import ConnectorManager
+from .connectors import Connector, ConnectorConfig, ConnectorManager, open_connector
 from .errors import PlatiError
 from .registry import Registry
 from .security.secrets import SecretBox
@@ -47,15 +47,18 @@ def create_app(settings: Settings, *, database_schema: str | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_migrations(settings.database_url, schema=database_schema)
         db = Database(settings.database_url, schema=database_schema)
-        connectors = ConnectorManager()
         box = SecretBox(settings.secret_key)
-        app.state.services = Services(
-            settings=settings,
-            db=db,
-            box=box,
-            connectors=connectors,
-            registry=Registry(settings, db.sessionmaker, box, connectors),
-        )
+
+        async def opener(mcp_id: str, config: ConnectorConfig) -> Connector:
+            # A server announcing a new tool list (MCP list_changed) expires the cached one.
+            async def tools_changed() -> None:
+                await registry.mark_stale(mcp_id)
+
+            return await open_connector(config, on_tools_changed=tools_changed)
+
+        connectors = ConnectorManager(opener)
+        registry = Registry(settings, db.sessionmaker, box, connectors)
+        app.state.services = Services(settings=settings, db=db, box=box, connectors=connectors, registry=registry)
         try:
             yield
         finally:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 import jsonschema
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .connectors import (
@@ -145,6 +145,11 @@ class Registry:
             self.apply_discovery(session, mcp, discovery)
         async with self.sessionmaker() as session:
             return await self.get_mcp(session, workspace_id, mcp_id)
+
+    async def mark_stale(self, mcp_id: str) -> None:
+        """Expire the cached tools of an MCP so the next read discovers them again."""
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(update(McpServer).where(McpServer.id == mcp_id).values(tools_expire_at=utcnow()))
 
     async def _record_failure(self, workspace_id: str, mcp_id: str, reason: str) -> None:
         async with self.sessionmaker() as session, session.begin():
