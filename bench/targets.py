@@ -2,14 +2,16 @@
 
 Each is started in its own process by ``bench_sdk.py`` as::
 
-    python bench/targets.py TARGET PORT
+    python bench/targets.py TARGET PORT [HTTP LOOP]
 
-ASGI targets are served by uvicorn with one shared configuration (:data:`UVICORN_OPTIONS`); the
-Flask target is served the way the guide serves it, ``app.run()`` (werkzeug's threaded server).
+ASGI targets are served by uvicorn with one shared configuration (:func:`uvicorn_options`: HTTP
+parser and event loop as given, the rest fixed); the Flask target is served the way the guide
+serves it, ``app.run()`` (werkzeug's threaded server), whatever HTTP/LOOP say.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from typing import Any
@@ -24,15 +26,31 @@ SYNC_TOOL_NAME = "check_order_status_sync"
 ORDER_ID = "ORD-001"
 EXPECTED = {"order_id": ORDER_ID, **ORDERS[ORDER_ID]}
 
-# The same for every ASGI target. asyncio + h11 because neither uvloop nor httptools is a project
-# dependency; lifespan "on" because the official server starts its session manager there.
+# The same for every ASGI target. lifespan "on" because the official server starts its session
+# manager there; logging at WARNING and no access log so no target pays for a line per request.
 UVICORN_OPTIONS: dict[str, Any] = {
-    "loop": "asyncio",
-    "http": "h11",
     "lifespan": "on",
     "log_level": "warning",
     "access_log": False,
 }
+
+
+def fast_stack_installed() -> bool:
+    """httptools and uvloop, which ``uvicorn[standard]`` installs."""
+    return all(importlib.util.find_spec(name) is not None for name in ("httptools", "uvloop"))
+
+
+def default_http_loop(http: str | None = None, loop: str | None = None) -> tuple[str, str]:
+    """httptools + uvloop when installed, else h11 + asyncio; ``h11`` alone means the old setup."""
+    if http is None:
+        http = "httptools" if fast_stack_installed() else "h11"
+    if loop is None:
+        loop = "uvloop" if http == "httptools" and importlib.util.find_spec("uvloop") is not None else "asyncio"
+    return http, loop
+
+
+def uvicorn_options(http: str, loop: str) -> dict[str, Any]:
+    return {"http": http, "loop": loop, **UVICORN_OPTIONS}
 
 
 def lookup(order_id: str) -> dict[str, str]:
@@ -120,7 +138,7 @@ def flask_app() -> Any:
 ASGI_APPS = {"plati": plati_app, "starlette": starlette_app, "official": official_app}
 
 
-def serve(target: str, port: int) -> None:
+def serve(target: str, port: int, http: str, loop: str) -> None:
     if target == "flask":
         # No per-request log line, like uvicorn's access_log=False for the others.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -128,8 +146,9 @@ def serve(target: str, port: int) -> None:
         return
     import uvicorn
 
-    uvicorn.run(ASGI_APPS[target](), host="127.0.0.1", port=port, **UVICORN_OPTIONS)
+    uvicorn.run(ASGI_APPS[target](), host="127.0.0.1", port=port, **uvicorn_options(http, loop))
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]))
+    argv = [*sys.argv[1:], None, None]
+    serve(argv[0], int(argv[1]), *default_http_loop(argv[2], argv[3]))

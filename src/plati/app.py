@@ -19,10 +19,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
-from .api import assistants, channels, mcps
+from .api import assistants, channels, conversations, mcps
 from .api.deps import Services
 from .api.wire import ok
 from .connectors import Connector, ConnectorConfig, ConnectorManager, open_connector
+from .engine.factory import ProviderFactory
+from .engine.providers import Provider
+from .engine.runner import TurnRunner
 from .errors import PlatiError
 from .registry import Registry
 from .security.secrets import SecretBox
@@ -40,8 +43,14 @@ def error_body(message: str, code: str, details: Any = None) -> dict[str, Any]:
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
-def create_app(settings: Settings, *, database_schema: str | None = None) -> FastAPI:
-    """Build the API app. ``database_schema`` (PostgreSQL) isolates test databases."""
+def create_app(
+    settings: Settings, *, database_schema: str | None = None, provider_override: Provider | None = None
+) -> FastAPI:
+    """Build the API app.
+
+    ``database_schema`` (PostgreSQL) isolates test databases; ``provider_override`` answers for
+    every assistant (a scripted model in tests and benchmarks).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,10 +67,25 @@ def create_app(settings: Settings, *, database_schema: str | None = None) -> Fas
 
         connectors = ConnectorManager(opener)
         registry = Registry(settings, db.sessionmaker, box, connectors)
-        app.state.services = Services(settings=settings, db=db, box=box, connectors=connectors, registry=registry)
+        providers = ProviderFactory(settings, provider_override)
+        runner = TurnRunner(settings, db.sessionmaker, registry, providers)
+        recovered = await runner.recover()
+        if recovered:
+            logger.warning("Marked %d turn(s) left running by a previous process as failed", recovered)
+        app.state.services = Services(
+            settings=settings,
+            db=db,
+            box=box,
+            connectors=connectors,
+            registry=registry,
+            providers=providers,
+            runner=runner,
+        )
         try:
             yield
         finally:
+            await runner.aclose()
+            await providers.aclose()
             await connectors.aclose()
             await db.aclose()
 
@@ -106,6 +130,7 @@ def create_app(settings: Settings, *, database_schema: str | None = None) -> Fas
     app.include_router(mcps.router)
     app.include_router(assistants.router)
     app.include_router(channels.router)
+    app.include_router(conversations.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app
 

@@ -116,7 +116,25 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "mcp_max_response_bytes": _parse_positive_int,
     "tools_ttl_seconds": _parse_non_negative_int,
     "max_request_bytes": _parse_positive_int,
+    "openai_api_key": _parse_str,
+    "openai_base_url": _parse_str,
+    "openai_model": _parse_str,
+    "anthropic_api_key": _parse_str,
+    "anthropic_base_url": _parse_str,
+    "anthropic_model": _parse_str,
+    "provider_timeout_seconds": _parse_positive_float,
+    "step_limit": _parse_positive_int,
+    "result_max_chars": _parse_positive_int,
 }
+
+# The providers' own variable names are honoured too, so an existing setup works unchanged.
+_STANDARD_ENV = {
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "anthropic_base_url": "ANTHROPIC_BASE_URL",
+}
+_SECRET_FIELDS = frozenset({"secret_key", "openai_api_key", "anthropic_api_key"})
 
 
 def _env_name(field_name: str) -> str:
@@ -135,10 +153,19 @@ class Settings:
     mcp_max_response_bytes: int = 1_048_576
     tools_ttl_seconds: int = 3600
     max_request_bytes: int = 1_048_576
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-3-5-haiku-latest"
+    provider_timeout_seconds: float = 60.0
+    step_limit: int = 8
+    result_max_chars: int = 16_000
 
     def __repr__(self) -> str:  # keep the secret key out of logs and tracebacks
         shown = ", ".join(
-            f"{f.name}={'***' if f.name == 'secret_key' else repr(getattr(self, f.name))}" for f in fields(self)
+            f"{f.name}={'***' if f.name in _SECRET_FIELDS else repr(getattr(self, f.name))}" for f in fields(self)
         )
         return f"Settings({shown})"
 
@@ -167,6 +194,8 @@ class Settings:
             env_name = _env_name(name)
             if env_name in env:
                 values[name] = _parse(name, env[env_name], env_name)
+            elif name in _STANDARD_ENV and env.get(_STANDARD_ENV[name]) and name not in values:
+                values[name] = _parse(name, env[_STANDARD_ENV[name]], _STANDARD_ENV[name])
 
         data_dir: Path = values.get("data_dir") or Path(platformdirs.user_data_dir("plati"))
         values["data_dir"] = data_dir
@@ -183,7 +212,7 @@ def _parse(name: str, raw: object, source: str) -> Any:
     try:
         return _PARSERS[name](raw)
     except ValueError as exc:
-        shown = "***" if name == "secret_key" else repr(raw)
+        shown = "***" if name in _SECRET_FIELDS else repr(raw)
         raise ConfigError(f"Invalid {source}={shown}: {exc}.") from None
 
 

@@ -10,6 +10,8 @@ from fastapi import Depends, Request
 from sqlalchemy import select, update
 
 from ..connectors import ConnectorManager
+from ..engine.factory import ProviderFactory
+from ..engine.runner import TurnRunner
 from ..errors import Forbidden, Unauthorized
 from ..ids import utcnow
 from ..registry import Registry
@@ -32,6 +34,8 @@ class Services:
     box: SecretBox
     connectors: ConnectorManager
     registry: Registry
+    providers: ProviderFactory
+    runner: TurnRunner
 
 
 def services(request: Request) -> Services:

@@ -194,6 +194,69 @@ class Channel(Base):
     updated_at: Mapped[datetime]
 
 
+class Identity(Base):
+    """Someone who talks to assistants: a free string chosen by the caller, per workspace."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = _workspace_fk()
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Conversation(Base):
+    """The exchange of one identity on one channel (created on its first message)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel_id", "identity_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = _workspace_fk()
+    channel_id: Mapped[str] = mapped_column(String(64), ForeignKey("channels.id", ondelete="CASCADE"), index=True)
+    identity_id: Mapped[str] = mapped_column(String(64), ForeignKey("identities.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Turn(Base):
+    """One user message and everything the assistant did to answer it."""
+
+    __tablename__ = "turns"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    assistant_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))  # running | completed | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    """One part of a conversation (user text, assistant text, function call, function result,
+    error), stored as the engine's provider-neutral part, in order."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    turn_id: Mapped[str] = mapped_column(String(64), ForeignKey("turns.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    part: Mapped[dict[str, Any]] = mapped_column(JSON)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # e.g. mcp_id and duration of a call
+    created_at: Mapped[datetime]
+
+
 __all__ = [
     "NAMING_CONVENTION",
     "ApiKey",
@@ -201,8 +264,12 @@ __all__ = [
     "AssistantMcp",
     "Base",
     "Channel",
+    "Conversation",
+    "Identity",
     "McpServer",
     "McpTool",
+    "Message",
+    "Turn",
     "UTCDateTime",
     "Workspace",
 ]

@@ -85,9 +85,15 @@ def platform_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def platform(tmp_path: Path, database_url: Any, platform_env: dict[str, str]) -> Iterator[Platform]:
+def model() -> Any:
+    """The provider answering for every assistant (None: each assistant's own, OFFLINE by default)."""
+    return None
+
+
+@pytest.fixture
+def platform(tmp_path: Path, database_url: Any, platform_env: dict[str, str], model: Any) -> Iterator[Platform]:
     settings = make_settings(tmp_path, database_url.url, **platform_env)
-    app = create_app(settings, database_schema=database_url.schema)
+    app = create_app(settings, database_schema=database_url.schema, provider_override=model)
     with serve_app(app) as url:
         tenant = asyncio.run(_create_tenant(database_url.url, database_url.schema, "main"))
         other = asyncio.run(_create_tenant(database_url.url, database_url.schema, "other"))

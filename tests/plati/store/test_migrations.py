@@ -15,7 +15,19 @@ from plati.store.db import Database, downgrade_migrations, run_migrations
 from plati.store.models import Base
 from tests.plati.conftest import DatabaseTarget
 
-TABLES = {"workspaces", "api_keys", "mcp_servers", "mcp_tools", "assistants", "assistant_mcps", "channels"}
+TABLES = {
+    "workspaces",
+    "api_keys",
+    "mcp_servers",
+    "mcp_tools",
+    "assistants",
+    "assistant_mcps",
+    "channels",
+    "identities",
+    "conversations",
+    "turns",
+    "messages",
+}
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -33,6 +45,9 @@ async def test_the_migrated_schema_matches_the_models(database: Database) -> Non
         assert await connection.run_sync(_tables) >= TABLES
 
 
+HEAD = "0002"
+
+
 async def test_migrations_run_from_inside_a_running_loop_once(database_url: DatabaseTarget) -> None:
     await run_migrations(database_url.url, schema=database_url.schema)
     await run_migrations(database_url.url, schema=database_url.schema)
@@ -40,7 +55,7 @@ async def test_migrations_run_from_inside_a_running_loop_once(database_url: Data
     try:
         async with db.engine.connect() as connection:
             versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
-        assert versions == ["0001"]
+        assert versions == [HEAD]
     finally:
         await db.aclose()
 

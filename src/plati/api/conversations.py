@@ -1,0 +1,180 @@
+"""Conversations: chat with an assistant through a channel (JSON or Server-Sent Events), and the
+stored history."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+from sqlalchemy import select
+
+from ..engine.runner import ChatRequest, PreparedTurn
+from ..errors import NotFound, PlatiError
+from ..store.models import Conversation, Identity, Message
+from .deps import Auth, Services, Svc
+from .wire import Body, ok
+
+router = APIRouter(tags=["Conversations"])
+
+MAX_TEXT = 32_000
+
+
+class ChatBody(Body):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(event, ensure_ascii=False, default=str)}\n\n".encode()
+
+
+def _stream(svc: Services, prepared: PreparedTurn) -> StreamingResponse:
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    async def emit(event: dict[str, Any]) -> None:
+        queue.put_nowait(event)
+
+    task = svc.runner.run_detached(prepared, emit)
+
+    def finished(done: asyncio.Task[dict[str, Any]]) -> None:
+        if not done.cancelled() and (exc := done.exception()) is not None:
+            code = exc.code if isinstance(exc, PlatiError) else "internal_error"
+            message = exc.message if isinstance(exc, PlatiError) else "Internal error"
+            queue.put_nowait({"type": "error", "content": message, "code": code})
+        queue.put_nowait(None)
+
+    task.add_done_callback(finished)
+
+    async def events() -> AsyncIterator[bytes]:
+        # The turn runs as its own task: a client that disconnects stops reading, not the turn.
+        while (event := await queue.get()) is not None:
+            yield _sse(event)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _chat(
+    svc: Services, principal_workspace: str, identity: str, channel_id: str, body: ChatBody, stream: bool
+) -> Any:
+    request = ChatRequest(
+        workspace_id=principal_workspace,
+        identity=identity,
+        channel_id=channel_id,
+        text=body.text,
+        metadata=body.metadata,
+    )
+    prepared = await svc.runner.prepare(request)
+    if stream:
+        return _stream(svc, prepared)
+    # Detached as well: a client that gives up on a JSON reply does not lose the stored turn.
+    data = await asyncio.shield(svc.runner.run_detached(prepared))
+    return ok("Reply", data)
+
+
+@router.post("/conversation/{identity_id}/chat/{channel_id}", summary="Send a message, get the reply")
+async def chat(identity_id: str, channel_id: str, body: ChatBody, request: Request, principal: Auth, svc: Svc) -> Any:
+    wants_stream = "text/event-stream" in request.headers.get("accept", "")
+    return await _chat(svc, principal.workspace_id, identity_id, channel_id, body, wants_stream)
+
+
+@router.get("/conversation/{identity_id}/streaming", summary="Send a message, stream the reply (SSE)")
+async def streaming(
+    identity_id: str,
+    principal: Auth,
+    svc: Svc,
+    channel_id: str = Query(min_length=1),
+    text: str = Query(min_length=1, max_length=MAX_TEXT),
+) -> Any:
+    return await _chat(svc, principal.workspace_id, identity_id, channel_id, ChatBody(text=text), True)
+
+
+@router.get("/conversations", summary="List conversations")
+async def list_conversations(
+    principal: Auth,
+    svc: Svc,
+    channel_id: str | None = None,
+    identity_id: str | None = None,
+    limit: int = Query(default=50, ge=1, le=200),
+    offset: int = Query(default=0, ge=0),
+) -> dict[str, Any]:
+    async with svc.db.sessionmaker() as session:
+        query = (
+            select(Conversation, Identity.external_id)
+            .join(Identity, Identity.id == Conversation.identity_id)
+            .where(Conversation.workspace_id == principal.workspace_id)
+        )
+        if channel_id is not None:
+            query = query.where(Conversation.channel_id == channel_id)
+        if identity_id is not None:
+            query = query.where(Identity.external_id == identity_id)
+        rows = (
+            await session.execute(
+                query.order_by(Conversation.updated_at.desc(), Conversation.id).limit(limit + 1).offset(offset)
+            )
+        ).all()
+    items = [
+        {
+            "id": conversation.id,
+            "channel_id": conversation.channel_id,
+            "identity_id": external_id,
+            "created_at": conversation.created_at.isoformat(),
+            "updated_at": conversation.updated_at.isoformat(),
+        }
+        for conversation, external_id in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return ok(
+        f"{len(items)} conversation(s)",
+        {"conversations": items, "has_more": more, "next_offset": offset + limit if more else None},
+    )
+
+
+@router.get("/conversation/{conversation_id}/messages", summary="A conversation's stored messages")
+async def list_messages(
+    conversation_id: str,
+    principal: Auth,
+    svc: Svc,
+    after: int = Query(default=0, ge=0, description="Return messages after this sequence number"),
+    limit: int = Query(default=100, ge=1, le=500),
+) -> dict[str, Any]:
+    async with svc.db.sessionmaker() as session:
+        conversation = await session.scalar(
+            select(Conversation).where(
+                Conversation.id == conversation_id, Conversation.workspace_id == principal.workspace_id
+            )
+        )
+        if conversation is None:
+            raise NotFound(f"No conversation {conversation_id} in this workspace")
+        rows = (
+            await session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.seq > after)
+                .order_by(Message.seq)
+                .limit(limit + 1)
+            )
+        ).all()
+    items = [
+        {
+            "id": row.id,
+            "seq": row.seq,
+            "turn_id": row.turn_id,
+            **row.part,
+            **({"meta": row.meta} if row.meta else {}),
+            "created_at": row.created_at.isoformat(),
+        }
+        for row in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return ok(
+        f"{len(items)} message(s)",
+        {"messages": items, "has_more": more, "next_after": items[-1]["seq"] if more and items else None},
+    )

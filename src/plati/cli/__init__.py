@@ -1,0 +1,2 @@
+"""The ``plati`` command line: ``serve``, ``init`` and ``keys`` work on the database; ``mcp``,
+``assistant`` and ``channel`` drive the HTTP API."""

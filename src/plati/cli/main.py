@@ -1,0 +1,61 @@
+"""The ``plati`` command (console script ``plati = "plati.cli.main:app"``).
+
+``plati [--url URL] [--api-key KEY] COMMAND ...``: ``mcp``, ``assistant`` and ``channel`` talk to
+the HTTP API at ``--url``/``PLATI_URL`` with ``--api-key``/``PLATI_API_KEY``; ``serve``, ``init``
+and ``keys`` use the platform settings and the database directly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from . import assistant, channel, keys, mcp
+from .client import DEFAULT_URL
+from .common import CliState, PlatiGroup
+
+app = typer.Typer(
+    name="plati",
+    cls=PlatiGroup,
+    help="Plati: self-hosted assistants that call your function servers.",
+    no_args_is_help=True,
+    # Tracebacks must never print local variables: they hold API keys and header values.
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Option("--url", envvar="PLATI_URL", help="The Plati API's base URL.")] = DEFAULT_URL,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", envvar="PLATI_API_KEY", help="A workspace API key.", show_default=False)
+    ] = None,
+) -> None:
+    ctx.obj = CliState(url=url, api_key=api_key)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="The port to listen on.")] = 8000,
+) -> None:
+    """Run the Plati API server (settings from PLATI_* variables or PLATI_CONFIG)."""
+    import uvicorn
+
+    from ..app import create_app
+    from ..settings import Settings
+
+    uvicorn.run(create_app(Settings.load()), host=host, port=port)
+
+
+app.command("init")(keys.init)
+app.add_typer(keys.app, name="keys")
+app.add_typer(mcp.app, name="mcp")
+app.add_typer(assistant.app, name="assistant")
+app.add_typer(channel.app, name="channel")
+
+
+if __name__ == "__main__":
+    app()
