@@ -26,3 +26,14 @@ def redis_available() -> bool:
 
 
 requires_redis = pytest.mark.skipif(not redis_available(), reason="Redis is not reachable at 127.0.0.1:6379")
+
+
+@pytest.fixture(autouse=True)
+def no_real_model_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kill switch: no test can reach a real model provider. Credentials are removed and the SDKs'
+    default endpoints point at a closed loopback port, so a provider built without an explicit
+    base URL fails at once instead of calling out."""
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "PLATI_OPENAI_API_KEY", "PLATI_ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
