@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
-from .api import assistants, channels, conversations, mcps
+from .api import assistants, channels, conversations, mcps, workspace
 from .api.deps import Services
 from .api.wire import ok
 from .connectors import Connector, ConnectorConfig, ConnectorManager, open_connector
@@ -131,6 +131,7 @@ def create_app(
     app.include_router(assistants.router)
     app.include_router(channels.router)
     app.include_router(conversations.router)
+    app.include_router(workspace.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app
 

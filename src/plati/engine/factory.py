@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import InvalidRequest
@@ -24,8 +26,9 @@ class ProviderFactory:
         self._cache: dict[tuple[Any, ...], Provider] = {}
         self._offline = OfflineProvider()
 
-    def for_assistant(self, assistant: Assistant) -> Provider:
-        """The provider for ``assistant``.
+    def for_assistant(self, assistant: Assistant, workspace: Mapping[str, str] | None = None) -> Provider:
+        """The provider for ``assistant``; ``workspace`` settings (credentials, base URLs, default
+        models) win over the operator's environment, the assistant's own ``base_url`` over both.
 
         Raises:
             InvalidRequest: the assistant names a provider whose API key is not configured.
@@ -34,35 +37,36 @@ class ProviderFactory:
             return self.override
         kind = (assistant.provider or "OFFLINE").upper()
         options = assistant.settings or {}
+        ws = workspace or {}
         if kind == "OFFLINE":
             return self._offline
         timeout = float(options.get("timeout_seconds") or self.settings.provider_timeout_seconds)
         if kind == "OPENAI":
-            base_url = options.get("base_url") or self.settings.openai_base_url
-            api_key = self.settings.openai_api_key
+            base_url = options.get("base_url") or ws.get("openai_base_url") or self.settings.openai_base_url
+            api_key = ws.get("openai_api_key") or self.settings.openai_api_key
             if not api_key and not base_url:
                 raise InvalidRequest(
                     "This assistant uses OPENAI but no API key is configured: set PLATI_OPENAI_API_KEY "
                     "(or OPENAI_API_KEY), or give the assistant a base_url for a local OpenAI-compatible server."
                 )
-            model = assistant.model or self.settings.openai_model
-            key: tuple[Any, ...] = ("OPENAI", base_url, model, timeout)
+            model = assistant.model or ws.get("openai_model") or self.settings.openai_model
+            key: tuple[Any, ...] = ("OPENAI", base_url, model, timeout, _fingerprint(api_key))
             if key not in self._cache:
                 from .providers.openai import OpenAIProvider
 
                 self._cache[key] = OpenAIProvider(api_key=api_key, model=model, base_url=base_url, timeout=timeout)
             return self._cache[key]
         if kind == "ANTHROPIC":
-            base_url = options.get("base_url") or self.settings.anthropic_base_url
-            api_key = self.settings.anthropic_api_key
+            base_url = options.get("base_url") or ws.get("anthropic_base_url") or self.settings.anthropic_base_url
+            api_key = ws.get("anthropic_api_key") or self.settings.anthropic_api_key
             if not api_key:
                 raise InvalidRequest(
                     "This assistant uses ANTHROPIC but no API key is configured: set PLATI_ANTHROPIC_API_KEY "
                     "(or ANTHROPIC_API_KEY)."
                 )
-            model = assistant.model or self.settings.anthropic_model
+            model = assistant.model or ws.get("anthropic_model") or self.settings.anthropic_model
             max_tokens = int(options.get("max_tokens") or 1024)
-            key = ("ANTHROPIC", base_url, model, timeout, max_tokens)
+            key = ("ANTHROPIC", base_url, model, timeout, max_tokens, _fingerprint(api_key))
             if key not in self._cache:
                 from .providers.anthropic import AnthropicProvider
 
@@ -76,3 +80,8 @@ class ProviderFactory:
         for provider in self._cache.values():
             await provider.aclose()
         self._cache.clear()
+
+
+def _fingerprint(secret: str | None) -> str:
+    """Cache providers per key without keeping the key itself as a dict key."""
+    return hashlib.sha256((secret or "").encode()).hexdigest()[:16]

@@ -31,7 +31,7 @@ from ..errors import Conflict, NotFound, PlatiError, UpstreamError
 from ..ids import new_id, utcnow
 from ..registry import AttachedFunction, Registry, schema_problems
 from ..settings import Settings
-from ..store.models import Assistant, Channel, Conversation, Identity, McpServer, Message, Turn
+from ..store.models import Assistant, Channel, Conversation, Identity, McpServer, Message, Turn, Workspace
 from .factory import ProviderFactory
 from .messages import AssistantText, ErrorPart, FunctionCall, FunctionResult, Part, UserText, part_adapter
 from .providers import ModelReply, ModelRequest, ReplyDone, TextDelta, ToolDef, Usage
@@ -60,6 +60,7 @@ class PreparedTurn:
     assistant: Assistant
     identity: Identity
     conversation: Conversation
+    workspace_settings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,9 +111,14 @@ class TurnRunner:
             assistant = await session.get(Assistant, channel.assistant_id)
             if assistant is None:
                 raise Conflict(f"Channel {channel.id} has no assistant; set assistant_id on it first")
+            workspace = await session.get(Workspace, request.workspace_id)
+            encrypted = workspace.settings_encrypted if workspace is not None else None
+        workspace_settings: dict[str, str] = self.registry.box.decrypt_json(encrypted) if encrypted else {}
+        # Fail before anything is stored when the assistant's provider cannot be built.
+        self.providers.for_assistant(assistant, workspace_settings)
         identity = await self._identity(request)
         conversation = await self._conversation(request, identity)
-        return PreparedTurn(request, assistant, identity, conversation)
+        return PreparedTurn(request, assistant, identity, conversation, workspace_settings)
 
     async def _identity(self, request: ChatRequest) -> Identity:
         name = request.metadata.get("name") if isinstance(request.metadata.get("name"), str) else None
@@ -231,7 +237,7 @@ class TurnRunner:
 
     async def _loop(self, state: _TurnState, emit: Emit | None) -> dict[str, Any]:
         prepared = state.prepared
-        provider = self.providers.for_assistant(prepared.assistant)
+        provider = self.providers.for_assistant(prepared.assistant, prepared.workspace_settings)
         async with self.sessionmaker() as session:
             functions = await self.registry.assistant_functions(session, prepared.assistant.id)
             mcp_ids = {fn.ref.mcp_id for fn in functions}

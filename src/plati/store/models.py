@@ -76,6 +76,8 @@ class Workspace(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # SecretBox of the workspace's settings (model provider credentials); see /workspace/settings.
+    settings_encrypted: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiKey(Base):
