@@ -8,8 +8,8 @@ from typing import Any
 from tests.plati.fakes import Reply
 
 from .conftest import Platform
-from .test_mcps import _database_bytes
 from .test_conversations_providers import fakes
+from .test_mcps import _database_bytes
 
 __all__ = ["fakes"]  # a fixture, used by name
 
