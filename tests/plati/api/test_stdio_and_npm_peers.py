@@ -5,6 +5,7 @@ has refreshes the cached tools."""
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,24 @@ def test_a_function_the_server_no_longer_has_refreshes_the_cache(
         after = http.get(f"/workspace/mcps/{mcp_id}").json()["data"]["tools_refreshed_at"]
     assert (response.status_code, response.json()["error"]["code"]) == (404, "function_not_found")
     assert after > before
+
+
+def test_a_tools_list_changed_notification_expires_the_cached_tools(platform: Platform, tmp_path: Path) -> None:
+    from tests.plati.connectors.test_mcp_sse_stdio import LEGACY_SERVER
+
+    script = tmp_path / "legacy.py"
+    script.write_text(LEGACY_SERVER)
+    body = {"name": "legacy", "transport": "stdio", "command": sys.executable, "args": [str(script)]}
+    with platform.client() as http:
+        mcp_id = http.post("/workspace/mcps", json=body).json()["data"]["id"]
+        before = http.get(f"/workspace/mcps/{mcp_id}").json()["data"]["tools_refreshed_at"]
+        # The server announces a new tool list while answering this call.
+        assert http.post(f"/workspace/mcps/{mcp_id}/call", json={"name": "poke", "arguments": {}}).status_code == 200
+        deadline = time.monotonic() + 10
+        while True:
+            http.get(f"/workspace/mcps/{mcp_id}/tools")  # an expired cache is refreshed on read
+            after = http.get(f"/workspace/mcps/{mcp_id}").json()["data"]["tools_refreshed_at"]
+            if after > before:
+                break
+            assert time.monotonic() < deadline, "the cached tools were never refreshed"
+            time.sleep(0.05)  # polling for the notification's effect, not timing a behaviour
