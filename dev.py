@@ -47,7 +47,16 @@ def run(cmd: list[str], **kwargs: object) -> None:
 
 
 def demo(args: list[str]) -> None:
-    run([str(PY), "-m", "examples.demo", *args])
+    """``plati demo ARGS``: the console script from ``.venv``, or the module if it is missing."""
+    script = BIN / ("plati.exe" if os.name == "nt" else "plati")
+    cmd = [str(script)] if script.exists() else [str(PY), "-m", "plati.cli.main"]
+    process = subprocess.Popen([*cmd, "demo", *args], cwd=ROOT)
+    while True:
+        try:
+            sys.exit(process.wait())
+        except KeyboardInterrupt:
+            # Ctrl-C reached the demo too; let it stop its servers and exit on its own.
+            continue
 
 
 def test(args: list[str]) -> None:

@@ -10,11 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 
 from ..engine.runner import ChatRequest, PreparedTurn
-from ..errors import NotFound, PlatiError
+from ..errors import BadRequest, InvalidRequest, NotFound, PlatiError
 from ..store.models import Conversation, Identity, Message
 from .deps import Auth, Services, Svc
 from .wire import Body, ok
@@ -80,8 +80,40 @@ async def _chat(
     return ok("Reply", data)
 
 
-@router.post("/conversation/{identity_id}/chat/{channel_id}", summary="Send a message, get the reply")
-async def chat(identity_id: str, channel_id: str, body: ChatBody, request: Request, principal: Auth, svc: Svc) -> Any:
+def parse_chat_body(raw: bytes) -> ChatBody:
+    """The chat body is JSON whatever the Content-Type says: the guide's own curl example
+    (``curl -d '{"text": ...}'``) sends it as a form.
+
+    Raises:
+        BadRequest: the body is not JSON.
+        InvalidRequest: the JSON does not fit (details name every field).
+    """
+    try:
+        decoded = json.loads(raw) if raw else None
+    except ValueError:
+        raise BadRequest('Request body must be JSON like {"text": "Check my order ORD-001"}') from None
+    try:
+        return ChatBody.model_validate(decoded)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in exc.errors()
+        ]
+        summary = "; ".join(f"{d['field'] or '(body)'}: {d['message']}" for d in details)
+        raise InvalidRequest(f"Invalid request: {summary}", details=details) from None
+
+
+@router.post(
+    "/conversation/{identity_id}/chat/{channel_id}",
+    summary="Send a message, get the reply",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ChatBody.model_json_schema()}},
+        }
+    },
+)
+async def chat(identity_id: str, channel_id: str, request: Request, principal: Auth, svc: Svc) -> Any:
+    body = parse_chat_body(await request.body())
     wants_stream = "text/event-stream" in request.headers.get("accept", "")
     return await _chat(svc, principal.workspace_id, identity_id, channel_id, body, wants_stream)
 

@@ -1,8 +1,9 @@
 """The ``plati`` command (console script ``plati = "plati.cli.main:app"``).
 
-``plati [--url URL] [--api-key KEY] COMMAND ...``: ``mcp``, ``assistant`` and ``channel`` talk to
-the HTTP API at ``--url``/``PLATI_URL`` with ``--api-key``/``PLATI_API_KEY``; ``serve``, ``init``
-and ``keys`` use the platform settings and the database directly.
+``plati [--url URL] [--api-key KEY] COMMAND ...``: ``mcp``, ``assistant``, ``channel`` and ``chat``
+talk to the HTTP API at ``--url``/``PLATI_URL`` with ``--api-key``/``PLATI_API_KEY``; ``serve``,
+``init`` and ``keys`` use the platform settings and the database directly; ``demo`` runs a
+throwaway platform of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from . import assistant, channel, keys, mcp
+from . import assistant, channel, chat, demo, keys, mcp
 from .client import DEFAULT_URL
 from .common import CliState, PlatiGroup
 
@@ -55,6 +56,8 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(mcp.app, name="mcp")
 app.add_typer(assistant.app, name="assistant")
 app.add_typer(channel.app, name="channel")
+app.command("chat")(chat.chat)
+app.command("demo")(demo.demo)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,9 @@ prompt references that no MCP offers, and channels."""
 
 from __future__ import annotations
 
+from plati.cli.demo import GUIDE_PROMPT
+
 from .conftest import Platform
-
-GUIDE_PROMPT = """You are a customer service specialist with access to our order management system.
-
-Available functions:
-- {{function.check_order_status(order_id)}} - Get order status and tracking
-- {{function.process_return(order_id, reason)}} - Initiate returns
-- {{function.apply_discount(customer_id, code)}} - Apply discount codes
-- {{function.get_customer_profile(customer_id)}} - Get customer details
-"""
 
 
 def test_assistant_crud_attach_and_function_listing(platform: Platform, shop: str, guide_flask: str) -> None:

@@ -5,28 +5,11 @@ from __future__ import annotations
 
 import httpx
 
+from plati.cli.demo import GUIDE_PROMPT
+
 from .conftest import Platform
 
-GUIDE_PROMPT = """You are a customer service specialist with access to our order management system.
-
-Available functions:
-- {{function.check_order_status(order_id)}} - Get order status and tracking
-- {{function.process_return(order_id, reason)}} - Initiate returns
-- {{function.apply_discount(customer_id, code)}} - Apply discount codes
-- {{function.get_customer_profile(customer_id)}} - Get customer details
-
-When customer asks about their order:
-1. Ask for order number if not provided
-2. Call {{function.check_order_status(order_id)}}
-3. Provide helpful summary of the results
-
-For return requests:
-1. Get order details first
-2. Confirm return eligibility
-3. Call {{function.process_return(order_id, reason)}}
-4. Explain next steps to customer
-
-Always validate order numbers and handle errors gracefully."""
+# The guide's customer-service prompt, verbatim (one copy, shared with `plati demo`).
 
 
 def setup_channel(http: httpx.Client, shop: str) -> str:
@@ -114,3 +97,19 @@ def test_chat_errors(platform: Platform, shop: str) -> None:
     assert (inactive.status_code, inactive.json()["error"]["code"]) == (409, "conflict")
     assert other.status_code == 404
     assert foreign_messages.status_code == 404
+
+
+def test_the_guides_curl_for_chat_works_as_written(platform: Platform, shop: str) -> None:
+    """curl -X POST .../conversation/test_user/chat/{channel_id} -H "Authorization: Bearer ..."
+    -d '{"text": "Check my order ORD-001"}' -- curl sends that as a form, not as JSON."""
+    with platform.client() as http:
+        channel = setup_channel(http, shop)
+        response = http.post(
+            f"/conversation/test_user/chat/{channel}",
+            content=b'{"text": "Check my order ORD-001"}',
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        not_json = http.post(f"/conversation/test_user/chat/{channel}", content=b"text=hello")
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["function_calls"][0]["name"] == "check_order_status"
+    assert (not_json.status_code, not_json.json()["error"]["code"]) == (400, "bad_request")

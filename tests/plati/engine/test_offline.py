@@ -9,32 +9,15 @@ from typing import Any
 
 import pytest
 
+from plati.cli.demo import GUIDE_PROMPT
 from plati.engine.messages import AssistantText, FunctionCall, FunctionResult, Part, UserText
 from plati.engine.offline import OfflineProvider
 from plati.engine.providers.base import ModelReply, ModelRequest, Provider, ReplyDone, TextDelta, ToolDef
 from tests.plati.engine.support import Mode, ask
 
 # The guide's prompt ("Using MCP Functions in Prompts"), verbatim.
-GUIDE_PROMPT = """You are a customer service specialist with access to our order management system.
+# The guide's customer-service prompt, verbatim (one copy, shared with `plati demo`).
 
-Available functions:
-- {{function.check_order_status(order_id)}} - Get order status and tracking
-- {{function.process_return(order_id, reason)}} - Initiate returns
-- {{function.apply_discount(customer_id, code)}} - Apply discount codes
-- {{function.get_customer_profile(customer_id)}} - Get customer details
-
-When customer asks about their order:
-1. Ask for order number if not provided
-2. Call {{function.check_order_status(order_id)}}
-3. Provide helpful summary of the results
-
-For return requests:
-1. Get order details first
-2. Confirm return eligibility
-3. Call {{function.process_return(order_id, reason)}}
-4. Explain next steps to customer
-
-Always validate order numbers and handle errors gracefully."""
 
 # What the model sees once the platform renders the references as model-facing names.
 RENDERED_PROMPT = re.sub(r"\{\{function\.(\w+)\(([^)]*)\)\}\}", r"\1(\2)", GUIDE_PROMPT)

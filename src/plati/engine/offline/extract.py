@@ -111,12 +111,12 @@ def _type(schema: dict[str, object]) -> str:
 
 
 def with_defaults(tool: ToolDef, arguments: dict[str, Any]) -> dict[str, Any]:
-    """``arguments`` plus the schema's defaults for parameters not given, in schema order."""
+    """``arguments`` plus the schema's (non-null) defaults for parameters not given, in schema order."""
     merged: dict[str, Any] = {}
     for name, schema in properties(tool).items():
         if name in arguments:
             merged[name] = arguments[name]
-        elif "default" in schema:
+        elif schema.get("default") is not None:  # a null default is the same as leaving it out
             merged[name] = schema["default"]
     merged.update({k: v for k, v in arguments.items() if k not in merged})
     return merged

@@ -161,10 +161,11 @@ def _describe(data: Any, call: FunctionCall | None) -> str:
 
 def _describe_record(data: dict[str, Any], call: FunctionCall | None) -> str:
     arguments = call.arguments if call else {}
-    subject = next(
-        (k for k, v in data.items() if k.endswith("_id") and isinstance(v, str | int) and v in arguments.values()),
-        None,
-    )
+    ids = [k for k, v in data.items() if k.endswith("_id") and isinstance(v, str | int)]
+    # A record the call created (a return_id the caller did not pass) is what the reply is about;
+    # otherwise the record the caller asked for (the order_id it passed).
+    subject = next((k for k in ids if data[k] not in arguments.values()), None) if len(ids) > 1 else None
+    subject = subject or next((k for k in ids if data[k] in arguments.values()), None)
     noun = " ".join(name_words(subject)[:-1]) if subject else ""
     status = data.get("status")
     sentences: list[str] = []
