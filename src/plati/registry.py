@@ -238,6 +238,13 @@ class Registry:
 
     async def assistant_functions(self, session: AsyncSession, assistant_id: str) -> list[AttachedFunction]:
         """Every function the assistant can call, with model-facing names (enabled MCPs only)."""
+        functions, _mcps = await self.attached(session, assistant_id)
+        return functions
+
+    async def attached(
+        self, session: AsyncSession, assistant_id: str
+    ) -> tuple[list[AttachedFunction], dict[str, McpServer]]:
+        """The assistant's functions and the (enabled) MCP rows they live on, in one query."""
         rows = (
             await session.execute(
                 select(McpServer)
@@ -246,10 +253,11 @@ class Registry:
                 .order_by(AssistantMcp.created_at, McpServer.id)
             )
         ).scalars()
-        tools: list[tuple[McpServer, McpTool]] = [(mcp, tool) for mcp in rows for tool in mcp.tools]
+        mcps = {mcp.id: mcp for mcp in rows}
+        tools: list[tuple[McpServer, McpTool]] = [(mcp, tool) for mcp in mcps.values() for tool in mcp.tools]
         refs = assign_model_names((mcp.id, mcp.name, tool.name) for mcp, tool in tools)
         by_key = {(mcp.id, tool.name): tool for mcp, tool in tools}
-        return [
+        functions = [
             AttachedFunction(
                 ref=ref,
                 description=by_key[(ref.mcp_id, ref.function)].description,
@@ -258,6 +266,7 @@ class Registry:
             )
             for ref in refs
         ]
+        return functions, mcps
 
     async def forget(self, mcp_id: str) -> None:
         """Close the live connector of an MCP (after a change or removal)."""

@@ -71,6 +71,9 @@ class _TurnState:
     usage: Usage = field(default_factory=Usage)
     calls: list[dict[str, Any]] = field(default_factory=list)
     reply_message_id: str | None = None
+    functions: list[AttachedFunction] = field(default_factory=list)
+    mcps: dict[str, McpServer] = field(default_factory=dict)
+    history: list[Part] = field(default_factory=list)
 
 
 class TurnRunner:
@@ -99,26 +102,51 @@ class TurnRunner:
             Conflict: the channel is inactive or has no assistant.
         """
         async with self.sessionmaker() as session:
-            channel = await session.scalar(
-                select(Channel).where(Channel.id == request.channel_id, Channel.workspace_id == request.workspace_id)
-            )
-            if channel is None:
-                raise NotFound(f"No channel {request.channel_id} in this workspace")
-            if not channel.active:
-                raise Conflict(f"Channel {channel.id} is inactive")
-            if channel.assistant_id is None:
-                raise Conflict(f"Channel {channel.id} has no assistant; set assistant_id on it first")
-            assistant = await session.get(Assistant, channel.assistant_id)
-            if assistant is None:
-                raise Conflict(f"Channel {channel.id} has no assistant; set assistant_id on it first")
-            workspace = await session.get(Workspace, request.workspace_id)
-            encrypted = workspace.settings_encrypted if workspace is not None else None
+            row = (
+                await session.execute(
+                    select(Channel, Assistant, Workspace.settings_encrypted)
+                    .outerjoin(Assistant, Assistant.id == Channel.assistant_id)
+                    .join(Workspace, Workspace.id == Channel.workspace_id)
+                    .where(Channel.id == request.channel_id, Channel.workspace_id == request.workspace_id)
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"No channel {request.channel_id} in this workspace")
+        channel, assistant, encrypted = row
+        if not channel.active:
+            raise Conflict(f"Channel {channel.id} is inactive")
+        if assistant is None:
+            raise Conflict(f"Channel {channel.id} has no assistant; set assistant_id on it first")
         workspace_settings: dict[str, str] = self.registry.box.decrypt_json(encrypted) if encrypted else {}
         # Fail before anything is stored when the assistant's provider cannot be built.
         self.providers.for_assistant(assistant, workspace_settings)
-        identity = await self._identity(request)
-        conversation = await self._conversation(request, identity)
+        identity, conversation = await self._known_conversation(request)
+        if identity is None:
+            identity = await self._identity(request)
+        if conversation is None:
+            conversation = await self._conversation(request, identity)
         return PreparedTurn(request, assistant, identity, conversation, workspace_settings)
+
+    async def _known_conversation(self, request: ChatRequest) -> tuple[Identity | None, Conversation | None]:
+        """The identity and its conversation on the channel, in one query (the usual case)."""
+        async with self.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(Identity, Conversation)
+                    .outerjoin(
+                        Conversation,
+                        (Conversation.identity_id == Identity.id) & (Conversation.channel_id == request.channel_id),
+                    )
+                    .where(Identity.workspace_id == request.workspace_id, Identity.external_id == request.identity)
+                )
+            ).first()
+        if row is None:
+            return None, None
+        identity, conversation = row
+        name = request.metadata.get("name")
+        if isinstance(name, str) and name and identity.name != name:
+            return None, conversation  # the slow path records the new name
+        return identity, conversation
 
     async def _identity(self, request: ChatRequest) -> Identity:
         name = request.metadata.get("name") if isinstance(request.metadata.get("name"), str) else None
@@ -213,7 +241,9 @@ class TurnRunner:
         return task
 
     async def _start(self, prepared: PreparedTurn) -> _TurnState:
+        """Store the turn and the user's message, and load what the model needs: one transaction."""
         turn_id = new_id("turn")
+        now = utcnow()
         async with self.sessionmaker() as session, session.begin():
             last = await session.scalar(
                 select(func.max(Message.seq)).where(Message.conversation_id == prepared.conversation.id)
@@ -225,26 +255,22 @@ class TurnRunner:
                     assistant_id=prepared.assistant.id,
                     status="running",
                     usage={},
-                    started_at=utcnow(),
+                    started_at=now,
                 )
             )
             await session.execute(
-                update(Conversation).where(Conversation.id == prepared.conversation.id).values(updated_at=utcnow())
+                update(Conversation).where(Conversation.id == prepared.conversation.id).values(updated_at=now)
             )
-        state = _TurnState(prepared=prepared, turn_id=turn_id, seq=(last or 0))
-        await self._store(state, UserText(text=prepared.request.text))
+            state = _TurnState(prepared=prepared, turn_id=turn_id, seq=(last or 0))
+            self._add_parts(session, state, [(UserText(text=prepared.request.text), None)])
+            state.functions, state.mcps = await self.registry.attached(session, prepared.assistant.id)
+            state.history = await self._history(session, prepared.conversation.id)
         return state
 
     async def _loop(self, state: _TurnState, emit: Emit | None) -> dict[str, Any]:
         prepared = state.prepared
         provider = self.providers.for_assistant(prepared.assistant, prepared.workspace_settings)
-        async with self.sessionmaker() as session:
-            functions = await self.registry.assistant_functions(session, prepared.assistant.id)
-            mcp_ids = {fn.ref.mcp_id for fn in functions}
-            mcps = {
-                mcp.id: mcp for mcp in (await session.scalars(select(McpServer).where(McpServer.id.in_(mcp_ids)))).all()
-            }
-            history = await self._history(session, prepared.conversation.id)
+        functions, mcps, history = state.functions, state.mcps, state.history
         by_name = {fn.ref.model_name: fn for fn in functions}
         system = render_instructions(
             prepared.assistant.instructions or "",
@@ -270,14 +296,11 @@ class TurnRunner:
             )
             reply = await self._ask(provider, model_request, emit)
             state.usage = state.usage + reply.usage
-            for part in reply.parts:
-                history.append(part)
-                message_id = await self._store(state, part)
-                if isinstance(part, AssistantText):
-                    state.reply_message_id = message_id
+            history.extend(reply.parts)
             calls = reply.calls
             if not calls:
-                return await self._complete(state, reply.text, emit)
+                return await self._complete(state, reply.text, emit, reply.parts)
+            await self._store(state, [(part, None) for part in reply.parts])
             for call in calls:
                 fn = by_name.get(call.name)
                 if emit is not None:
@@ -293,9 +316,9 @@ class TurnRunner:
             results = await asyncio.gather(
                 *(self._execute(state, call, by_name.get(call.name), mcps) for call in calls)
             )
+            await self._store(state, [(result, record) for result, record in results])
             for result, record in results:
                 history.append(result)
-                await self._store(state, result, meta=record)
                 state.calls.append(record)
                 if emit is not None:
                     await emit({"type": "function_result", **record})
@@ -303,10 +326,9 @@ class TurnRunner:
             f"I could not finish this request within {step_limit} steps, so I stopped here. "
             "Please try rephrasing it or splitting it into smaller requests."
         )
-        state.reply_message_id = await self._store(state, AssistantText(text=text))
         if emit is not None:
             await emit({"type": "token", "content": text})
-        return await self._complete(state, text, emit)
+        return await self._complete(state, text, emit, [AssistantText(text=text)])
 
     async def _ask(self, provider: Any, request: ModelRequest, emit: Emit | None) -> ModelReply:
         if emit is None:
@@ -388,9 +410,13 @@ class TurnRunner:
             return jsonable, False
         return text[:limit], True
 
-    async def _complete(self, state: _TurnState, text: str, emit: Emit | None) -> dict[str, Any]:
+    async def _complete(
+        self, state: _TurnState, text: str, emit: Emit | None, parts: Sequence[Part] = ()
+    ) -> dict[str, Any]:
+        """Store the reply's parts and mark the turn completed, in one transaction."""
         usage = {"input_tokens": state.usage.input_tokens, "output_tokens": state.usage.output_tokens}
         async with self.sessionmaker() as session, session.begin():
+            self._add_parts(session, state, [(part, None) for part in parts])
             await session.execute(
                 update(Turn)
                 .where(Turn.id == state.turn_id)
@@ -414,7 +440,7 @@ class TurnRunner:
 
     async def _fail(self, state: _TurnState, message: str) -> None:
         with contextlib.suppress(Exception):  # the turn is already failing; keep the first error
-            await self._store(state, ErrorPart(message=message))
+            await self._store(state, [(ErrorPart(message=message), None)])
         async with self.sessionmaker() as session, session.begin():
             await session.execute(
                 update(Turn)
@@ -427,10 +453,18 @@ class TurnRunner:
                 )
             )
 
-    async def _store(self, state: _TurnState, part: Part, meta: dict[str, Any] | None = None) -> str:
-        state.seq += 1
-        message_id = new_id("msg")
+    async def _store(self, state: _TurnState, parts: Sequence[tuple[Part, dict[str, Any] | None]]) -> None:
+        """Store parts (with their call records) in one transaction."""
         async with self.sessionmaker() as session, session.begin():
+            self._add_parts(session, state, parts)
+
+    def _add_parts(
+        self, session: AsyncSession, state: _TurnState, parts: Sequence[tuple[Part, dict[str, Any] | None]]
+    ) -> None:
+        now = utcnow()
+        for part, record in parts:
+            state.seq += 1
+            message_id = new_id("msg")
             session.add(
                 Message(
                     id=message_id,
@@ -439,11 +473,12 @@ class TurnRunner:
                     seq=state.seq,
                     kind=part.kind,
                     part=part.model_dump(mode="json"),
-                    meta=_meta_of(meta),
-                    created_at=utcnow(),
+                    meta=_meta_of(record),
+                    created_at=now,
                 )
             )
-        return message_id
+            if isinstance(part, AssistantText):
+                state.reply_message_id = message_id
 
     async def _history(self, session: AsyncSession, conversation_id: str) -> list[Part]:
         rows: Sequence[Message] = (

@@ -158,12 +158,14 @@ class Assistant(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    # Not loaded with the assistant (turns read assistants on the hot path and never need it);
+    # load it explicitly with selectinload() where wanted.
     mcp_links: Mapped[list[AssistantMcp]] = relationship(
         back_populates="assistant",
         order_by="AssistantMcp.created_at",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        lazy="selectin",
+        lazy="raise_on_sql",
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from plati.ids import new_id, utcnow
 from plati.security.keys import generate_api_key, hash_api_key, key_prefix
@@ -117,7 +118,7 @@ async def test_tools_load_eagerly_in_position_order(database: Database) -> None:
         server = await session.scalar(select(McpServer).where(McpServer.id == ids["mcp"]))
         assert server is not None
         assert [t.name for t in server.tools] == ["a", "b"]  # no lazy load needed under asyncio
-        bot = await session.get_one(Assistant, ids["assistant"])
+        bot = await session.get_one(Assistant, ids["assistant"], options=[selectinload(Assistant.mcp_links)])
         assert [link.mcp_id for link in bot.mcp_links] == [ids["mcp"]]
 
 
@@ -162,7 +163,7 @@ async def test_deleting_an_mcp_removes_its_tools_and_assistant_links(database: D
     async with database.session() as session:
         assert await count(session, McpTool) == 0
         assert await count(session, AssistantMcp) == 0
-        bot = await session.get_one(Assistant, ids["assistant"])
+        bot = await session.get_one(Assistant, ids["assistant"], options=[selectinload(Assistant.mcp_links)])
         assert bot.mcp_links == []
 
 
