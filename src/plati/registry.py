@@ -10,11 +10,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import jsonschema
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from plati_mcp.errors import DefinitionError
+from plati_mcp.schema import SchemaValidator
 
 from .connectors import (
     CallContext,
@@ -274,22 +277,12 @@ class Registry:
 
 
 def schema_problems(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Every way ``arguments`` fail ``schema``, as ``[{field, message}]``; a schema that is itself
-    broken (third-party servers publish some) is not held against the caller."""
+    """Every way ``arguments`` fail ``schema``, as ``[{field, message}]`` (the SDK's validator,
+    so the platform and function servers name problems alike); a schema that is itself broken
+    (third-party servers publish some) is not held against the caller."""
     try:
-        validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        validator = validator_cls(schema)
-        errors = sorted(validator.iter_errors(dict(arguments)), key=lambda e: list(e.absolute_path))
-    except (jsonschema.SchemaError, jsonschema.exceptions.UnknownType, TypeError):
+        problems = SchemaValidator(dict(schema), "function").validate(arguments)
+    except (DefinitionError, jsonschema.exceptions.UnknownType, TypeError):
         logger.warning("Skipping argument validation: the function's schema is not valid JSON Schema")
         return []
-    problems: list[dict[str, str]] = []
-    for error in errors:
-        path = [str(part) for part in error.absolute_path]
-        if error.validator == "required" and isinstance(error.instance, dict):
-            for missing in cast(list[str], error.validator_value):
-                if missing not in error.instance:
-                    problems.append({"field": ".".join([*path, missing]), "message": "Field required"})
-            continue
-        problems.append({"field": ".".join(path), "message": error.message})
-    return problems
+    return [problem.to_wire() for problem in problems]
