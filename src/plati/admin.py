@@ -42,7 +42,7 @@ class ApiKeyInfo(TypedDict):
 @asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[Database]:
     await run_migrations(settings.database_url)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     try:
         yield db
     finally:

@@ -31,6 +31,7 @@ from .registry import Registry
 from .security.secrets import SecretBox
 from .settings import Settings
 from .store.db import Database, run_migrations
+from .store.hot import HotStore
 
 logger = logging.getLogger("plati")
 
@@ -55,7 +56,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_migrations(settings.database_url, schema=database_schema)
-        db = Database(settings.database_url, schema=database_schema)
+        db = Database(settings.database_url, schema=database_schema, sqlite_synchronous=settings.sqlite_synchronous)
         box = SecretBox(settings.secret_key)
 
         async def opener(mcp_id: str, config: ConnectorConfig) -> Connector:
@@ -68,13 +69,15 @@ def create_app(
         connectors = ConnectorManager(opener)
         registry = Registry(settings, db.sessionmaker, box, connectors)
         providers = ProviderFactory(settings, provider_override)
-        runner = TurnRunner(settings, db.sessionmaker, registry, providers)
+        hot = await HotStore.open(db)
+        runner = TurnRunner(settings, db, hot, registry, providers)
         recovered = await runner.recover()
         if recovered:
             logger.warning("Marked %d turn(s) left running by a previous process as failed", recovered)
         app.state.services = Services(
             settings=settings,
             db=db,
+            hot=hot,
             box=box,
             connectors=connectors,
             registry=registry,
@@ -87,6 +90,7 @@ def create_app(
             await runner.aclose()
             await providers.aclose()
             await connectors.aclose()
+            await hot.aclose()
             await db.aclose()
 
     app = FastAPI(
@@ -127,10 +131,11 @@ def create_app(
     async def health() -> dict[str, Any]:
         return ok("ok", {"status": "ok", "version": __version__})
 
+    # Conversations first: routes are matched in order, and chat is the busiest.
+    app.include_router(conversations.router)
     app.include_router(mcps.router)
     app.include_router(assistants.router)
     app.include_router(channels.router)
-    app.include_router(conversations.router)
     app.include_router(workspace.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -276,13 +276,29 @@ class Registry:
         await self.connectors.discard(mcp_id)
 
 
-def schema_problems(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Every way ``arguments`` fail ``schema``, as ``[{field, message}]`` (the SDK's validator,
-    so the platform and function servers name problems alike); a schema that is itself broken
-    (third-party servers publish some) is not held against the caller."""
+def argument_validator(schema: Mapping[str, Any]) -> SchemaValidator | None:
+    """The SDK's validator for a function's input schema (so the platform and function servers
+    name problems alike); ``None`` for a schema that is itself broken (third-party servers
+    publish some), which is not held against callers."""
     try:
-        problems = SchemaValidator(dict(schema), "function").validate(arguments)
+        return SchemaValidator(dict(schema), "function")
     except (DefinitionError, jsonschema.exceptions.UnknownType, TypeError):
+        logger.warning("Skipping argument validation: the function's schema is not valid JSON Schema")
+        return None
+
+
+def validation_problems(validator: SchemaValidator | None, arguments: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Every way ``arguments`` fail ``validator``, as ``[{field, message}]``."""
+    if validator is None:
+        return []
+    try:
+        problems = validator.validate(arguments)
+    except (jsonschema.exceptions.UnknownType, TypeError):
         logger.warning("Skipping argument validation: the function's schema is not valid JSON Schema")
         return []
     return [problem.to_wire() for problem in problems]
+
+
+def schema_problems(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Every way ``arguments`` fail ``schema``, as ``[{field, message}]`` (see :func:`argument_validator`)."""
+    return validation_problems(argument_validator(schema), arguments)

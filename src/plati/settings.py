@@ -99,6 +99,15 @@ def _parse_str(value: object) -> str:
     return value.strip()
 
 
+SQLITE_SYNCHRONOUS = ("normal", "full")
+
+
+def _parse_sqlite_synchronous(value: object) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in SQLITE_SYNCHRONOUS:
+        raise ValueError("expected normal or full")
+    return value.strip().lower()
+
+
 def _parse_path(value: object) -> Path:
     return Path(_parse_str(value)).expanduser()
 
@@ -110,6 +119,7 @@ def _parse_url(value: object) -> str:
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "data_dir": _parse_path,
     "database_url": _parse_url,
+    "sqlite_synchronous": _parse_sqlite_synchronous,
     "secret_key": _parse_str,
     "allow_stdio": _parse_bool,
     "mcp_timeout_seconds": _parse_positive_float,
@@ -148,6 +158,9 @@ class Settings:
     data_dir: Path
     database_url: str
     secret_key: str
+    # SQLite's PRAGMA synchronous (WAL mode): "normal" survives a crash of the process, "full"
+    # also an OS crash or power cut, at an fsync per commit.
+    sqlite_synchronous: str = "normal"
     allow_stdio: bool = False
     mcp_timeout_seconds: float = 30.0
     mcp_max_response_bytes: int = 1_048_576

@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
 from ..engine.runner import ChatRequest, PreparedTurn
 from ..errors import BadRequest, InvalidRequest, NotFound, PlatiError
 from ..store.models import Conversation, Identity, Message
-from .deps import Auth, Services, Svc
+from .deps import Auth, Services, Svc, principal_of, services
 from .wire import Body, ok
 
 router = APIRouter(tags=["Conversations"])
@@ -77,7 +77,8 @@ async def _chat(
         return _stream(svc, prepared)
     # Detached as well: a client that gives up on a JSON reply does not lose the stored turn.
     data = await asyncio.shield(svc.runner.run_detached(prepared))
-    return ok("Reply", data)
+    # Already JSON-ready: skip FastAPI's encoder walk of the whole reply.
+    return JSONResponse(ok("Reply", data))
 
 
 def parse_chat_body(raw: bytes) -> ChatBody:
@@ -112,7 +113,11 @@ def parse_chat_body(raw: bytes) -> ChatBody:
         }
     },
 )
-async def chat(identity_id: str, channel_id: str, request: Request, principal: Auth, svc: Svc) -> Any:
+async def chat(identity_id: str, channel_id: str, request: Request) -> Any:
+    # Every turn comes through here: resolved by hand, FastAPI's dependency solving costs more
+    # than the rest of the request handling together.
+    svc = services(request)
+    principal = await principal_of(request, svc)
     body = parse_chat_body(await request.body())
     wants_stream = "text/event-stream" in request.headers.get("accept", "")
     return await _chat(svc, principal.workspace_id, identity_id, channel_id, body, wants_stream)

@@ -4,8 +4,15 @@ Serialize turns per conversation → store the user message → render the promp
 assistant's functions → call the model → validate each requested call → run the calls (in
 parallel) → feed the results back → repeat up to the step limit → store and return the reply.
 
-Every part is stored as it happens, in its own short transaction, so a crash loses nothing that
-was already stored; the turn row says whether the turn completed or failed.
+Every part is submitted for storage as it happens and committed in order by a group commit
+(:mod:`plati.store.hot`) while the turn goes on: a step's function calls are written while the
+function servers run them, and parts that follow each other without a wait (an instant model)
+share a transaction. The reply is sent only once everything is committed. A crash loses nothing
+that was committed; the turn row says whether the turn completed or failed.
+
+In the usual case a turn reads nothing from the database: the channel's configuration
+(:mod:`.config`) and the conversation's participant and history (:mod:`.memory`) are kept in
+memory.
 """
 
 from __future__ import annotations
@@ -22,24 +29,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..connectors import CallContext, FunctionNotFound
-from ..errors import Conflict, NotFound, PlatiError, UpstreamError
+from ..errors import Conflict, PlatiError, UpstreamError
 from ..ids import new_id, utcnow
-from ..registry import AttachedFunction, Registry, schema_problems
+from ..registry import AttachedFunction, Registry, validation_problems
 from ..settings import Settings
-from ..store.models import Assistant, Channel, Conversation, Identity, McpServer, Message, Turn, Workspace
+from ..store.db import Database
+from ..store.hot import HotStore, MessageRow
+from ..store.models import Assistant, Conversation, Identity, Message, Turn
+from .config import ChannelConfig, ChannelConfigs
 from .factory import ProviderFactory
+from .memory import HISTORY_LIMIT, ConversationMemory, History, Participant
 from .messages import AssistantText, ErrorPart, FunctionCall, FunctionResult, Part, UserText, part_adapter
-from .providers import ModelReply, ModelRequest, ReplyDone, TextDelta, ToolDef, Usage
+from .providers import ModelReply, ModelRequest, Provider, ReplyDone, TextDelta, Usage
 from .templating import TemplateContext, render_instructions
 
 logger = logging.getLogger("plati.engine")
 
-HISTORY_LIMIT = 200  # parts of earlier turns the model sees
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -57,37 +66,41 @@ class PreparedTurn:
     """Everything resolved before the model runs (errors here are plain HTTP errors)."""
 
     request: ChatRequest
+    config: ChannelConfig
     assistant: Assistant
-    identity: Identity
-    conversation: Conversation
-    workspace_settings: dict[str, str] = field(default_factory=dict)
+    provider: Provider
+    participant: Participant
 
 
 @dataclass
 class _TurnState:
     prepared: PreparedTurn
     turn_id: str
-    seq: int
+    history: History  # the conversation's stored parts; this turn's join as they are stored
     usage: Usage = field(default_factory=Usage)
     calls: list[dict[str, Any]] = field(default_factory=list)
     reply_message_id: str | None = None
-    functions: list[AttachedFunction] = field(default_factory=list)
-    mcps: dict[str, McpServer] = field(default_factory=dict)
-    history: list[Part] = field(default_factory=list)
+    writes: list[asyncio.Future[None]] = field(default_factory=list)  # submitted, not yet awaited
 
 
 class TurnRunner:
     def __init__(
         self,
         settings: Settings,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        db: Database,
+        hot: HotStore,
         registry: Registry,
         providers: ProviderFactory,
+        *,
+        memory: ConversationMemory | None = None,
     ) -> None:
         self.settings = settings
-        self.sessionmaker = sessionmaker
+        self.sessionmaker = db.sessionmaker
+        self.hot = hot
         self.registry = registry
         self.providers = providers
+        self.configs = ChannelConfigs(db, registry)
+        self.memory = memory if memory is not None else ConversationMemory()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -100,32 +113,30 @@ class TurnRunner:
         Raises:
             NotFound: no such channel in the workspace.
             Conflict: the channel is inactive or has no assistant.
+            InvalidRequest: the assistant's model provider cannot be built (no credentials).
         """
-        async with self.sessionmaker() as session:
-            row = (
-                await session.execute(
-                    select(Channel, Assistant, Workspace.settings_encrypted)
-                    .outerjoin(Assistant, Assistant.id == Channel.assistant_id)
-                    .join(Workspace, Workspace.id == Channel.workspace_id)
-                    .where(Channel.id == request.channel_id, Channel.workspace_id == request.workspace_id)
-                )
-            ).first()
-        if row is None:
-            raise NotFound(f"No channel {request.channel_id} in this workspace")
-        channel, assistant, encrypted = row
-        if not channel.active:
-            raise Conflict(f"Channel {channel.id} is inactive")
+        config = await self.configs.get(request.workspace_id, request.channel_id)
+        if not config.active:
+            raise Conflict(f"Channel {request.channel_id} is inactive")
+        assistant = config.assistant
         if assistant is None:
-            raise Conflict(f"Channel {channel.id} has no assistant; set assistant_id on it first")
-        workspace_settings: dict[str, str] = self.registry.box.decrypt_json(encrypted) if encrypted else {}
+            raise Conflict(f"Channel {request.channel_id} has no assistant; set assistant_id on it first")
         # Fail before anything is stored when the assistant's provider cannot be built.
-        self.providers.for_assistant(assistant, workspace_settings)
+        provider = self.providers.for_assistant(assistant, config.workspace_settings)
+        participant = self.memory.participant(request.workspace_id, request.channel_id, request.identity)
+        name = request.metadata.get("name")
+        if participant is None or (isinstance(name, str) and name and participant.name != name):
+            participant = await self._participant(request)
+            self.memory.remember_participant(request.workspace_id, request.channel_id, participant)
+        return PreparedTurn(request, config, assistant, provider, participant)
+
+    async def _participant(self, request: ChatRequest) -> Participant:
         identity, conversation = await self._known_conversation(request)
         if identity is None:
             identity = await self._identity(request)
         if conversation is None:
             conversation = await self._conversation(request, identity)
-        return PreparedTurn(request, assistant, identity, conversation, workspace_settings)
+        return Participant(identity.id, identity.external_id, identity.name, conversation.id)
 
     async def _known_conversation(self, request: ChatRequest) -> tuple[Identity | None, Conversation | None]:
         """The identity and its conversation on the channel, in one query (the usual case)."""
@@ -213,10 +224,11 @@ class TurnRunner:
             UpstreamError: the model provider failed (the user's message and the error are stored).
             PlatiError: anything else that ended the turn (stored as failed).
         """
-        lock = self._locks.get(prepared.conversation.id)
+        conversation_id = prepared.participant.conversation_id
+        lock = self._locks.get(conversation_id)
         if lock is None:
             lock = asyncio.Lock()
-            self._locks[prepared.conversation.id] = lock
+            self._locks[conversation_id] = lock
         async with lock:
             state = await self._start(prepared)
             try:
@@ -241,68 +253,59 @@ class TurnRunner:
         return task
 
     async def _start(self, prepared: PreparedTurn) -> _TurnState:
-        """Store the turn and the user's message, and load what the model needs: one transaction."""
-        turn_id = new_id("turn")
-        now = utcnow()
-        async with self.sessionmaker() as session, session.begin():
-            last = await session.scalar(
-                select(func.max(Message.seq)).where(Message.conversation_id == prepared.conversation.id)
-            )
-            session.add(
-                Turn(
-                    id=turn_id,
-                    conversation_id=prepared.conversation.id,
-                    assistant_id=prepared.assistant.id,
-                    status="running",
-                    usage={},
-                    started_at=now,
-                )
-            )
-            await session.execute(
-                update(Conversation).where(Conversation.id == prepared.conversation.id).values(updated_at=now)
-            )
-            state = _TurnState(prepared=prepared, turn_id=turn_id, seq=(last or 0))
-            self._add_parts(session, state, [(UserText(text=prepared.request.text), None)])
-            state.functions, state.mcps = await self.registry.attached(session, prepared.assistant.id)
-            state.history = await self._history(session, prepared.conversation.id)
+        """Store the turn and the user's message, in one transaction. The conversation's history
+        comes from memory, or from the database the first time."""
+        conversation_id = prepared.participant.conversation_id
+        history = self.memory.history(conversation_id)
+        if history is None:
+            history = await self._load_history(conversation_id)
+            self.memory.remember_history(conversation_id, history)
+        self.memory.trim(conversation_id, history, HISTORY_LIMIT - 1)  # the user's message makes it the limit
+        state = _TurnState(prepared=prepared, turn_id=new_id("turn"), history=history)
+        rows, parts, sizes = self._rows(state, [(UserText(text=prepared.request.text), None)])
+        write = self.hot.start_turn(
+            turn_id=state.turn_id,
+            conversation_id=conversation_id,
+            assistant_id=prepared.assistant.id,
+            at=rows[0].created_at,
+            messages=rows,
+        )
+        self._submitted(state, write, rows, parts, sizes)
         return state
 
     async def _loop(self, state: _TurnState, emit: Emit | None) -> dict[str, Any]:
         prepared = state.prepared
-        provider = self.providers.for_assistant(prepared.assistant, prepared.workspace_settings)
-        functions, mcps, history = state.functions, state.mcps, state.history
-        by_name = {fn.ref.model_name: fn for fn in functions}
+        config, participant = prepared.config, prepared.participant
         system = render_instructions(
             prepared.assistant.instructions or "",
-            [fn.ref for fn in functions],
+            [fn.ref for fn in config.functions],
             TemplateContext(
-                identity_id=prepared.identity.external_id,
-                identity_name=prepared.identity.name,
-                conversation_id=prepared.conversation.id,
+                identity_id=participant.external_id,
+                identity_name=participant.name,
+                conversation_id=participant.conversation_id,
                 now=utcnow(),
             ),
         )
-        tools = [ToolDef(fn.ref.model_name, fn.description, fn.input_schema) for fn in functions]
+        tools = list(config.tools)
         options = prepared.assistant.settings or {}
         step_limit = int(options.get("step_limit") or self.settings.step_limit)
         for _step in range(step_limit):
             model_request = ModelRequest(
                 system=system,
-                history=list(history),  # a snapshot: the turn keeps appending to its own list
+                history=list(state.history.parts),  # a snapshot: the turn keeps appending
                 tools=tools,
                 model=prepared.assistant.model,
                 temperature=options.get("temperature"),
                 max_tokens=options.get("max_tokens"),
             )
-            reply = await self._ask(provider, model_request, emit)
+            reply = await self._ask(prepared.provider, model_request, emit)
             state.usage = state.usage + reply.usage
-            history.extend(reply.parts)
             calls = reply.calls
             if not calls:
                 return await self._complete(state, reply.text, emit, reply.parts)
-            await self._store(state, [(part, None) for part in reply.parts])
+            self._store(state, [(part, None) for part in reply.parts])
             for call in calls:
-                fn = by_name.get(call.name)
+                fn = config.by_name.get(call.name)
                 if emit is not None:
                     await emit(
                         {
@@ -313,12 +316,9 @@ class TurnRunner:
                             "mcp_id": fn.ref.mcp_id if fn else None,
                         }
                     )
-            results = await asyncio.gather(
-                *(self._execute(state, call, by_name.get(call.name), mcps) for call in calls)
-            )
-            await self._store(state, [(result, record) for result, record in results])
-            for result, record in results:
-                history.append(result)
+            results = await asyncio.gather(*(self._execute(state, call) for call in calls))
+            self._store(state, [(result, record) for result, record in results])
+            for _result, record in results:
                 state.calls.append(record)
                 if emit is not None:
                     await emit({"type": "function_result", **record})
@@ -342,14 +342,10 @@ class TurnRunner:
                     return event.reply
         raise UpstreamError("The model's stream ended without a reply", code="provider_bad_reply")
 
-    async def _execute(
-        self,
-        state: _TurnState,
-        call: FunctionCall,
-        fn: AttachedFunction | None,
-        mcps: dict[str, McpServer],
-    ) -> tuple[FunctionResult, dict[str, Any]]:
+    async def _execute(self, state: _TurnState, call: FunctionCall) -> tuple[FunctionResult, dict[str, Any]]:
         started = time.perf_counter()
+        config = state.prepared.config
+        fn: AttachedFunction | None = config.by_name.get(call.name)
         record: dict[str, Any] = {
             "id": call.call_id,
             "mcp_id": fn.ref.mcp_id if fn else None,
@@ -363,27 +359,27 @@ class TurnRunner:
 
         if fn is None:
             return failed(f"Unknown function {call.name!r}; call one of the functions you were given.")
-        problems = schema_problems(fn.input_schema, call.arguments)
+        problems = validation_problems(config.validators.get(call.name), call.arguments)
         if problems:
             details = "; ".join(f"{p['field'] or '(arguments)'}: {p['message']}" for p in problems)
             return failed(f"Invalid arguments for {call.name}: {details}")
-        mcp = mcps.get(fn.ref.mcp_id)
-        if mcp is None:
+        server = config.servers.get(fn.ref.mcp_id)
+        if server is None:
             return failed(f"The function {call.name} is no longer available")
         prepared = state.prepared
         context = CallContext(
             workspace_id=prepared.request.workspace_id,
             assistant_id=prepared.assistant.id,
-            conversation_id=prepared.conversation.id,
-            identity_id=prepared.identity.external_id,
+            conversation_id=prepared.participant.conversation_id,
+            identity_id=prepared.participant.external_id,
             request_id=state.turn_id,
             idempotency_key=f"{state.turn_id}:{call.call_id}",
         )
         try:
-            connector = await self.registry.connectors.get(mcp.id, self.registry.config_of(mcp))
+            connector = await self.registry.connectors.get(fn.ref.mcp_id, server)
             result = await connector.call(fn.ref.function, call.arguments, context)
         except FunctionNotFound as exc:
-            await self.registry.mark_stale(mcp.id)
+            await self.registry.mark_stale(fn.ref.mcp_id)
             return failed(exc.message)
         except UpstreamError as exc:
             return failed(exc.message)
@@ -415,19 +411,16 @@ class TurnRunner:
     ) -> dict[str, Any]:
         """Store the reply's parts and mark the turn completed, in one transaction."""
         usage = {"input_tokens": state.usage.input_tokens, "output_tokens": state.usage.output_tokens}
-        async with self.sessionmaker() as session, session.begin():
-            self._add_parts(session, state, [(part, None) for part in parts])
-            await session.execute(
-                update(Turn)
-                .where(Turn.id == state.turn_id)
-                .values(status="completed", usage=usage, finished_at=utcnow())
-            )
+        rows, stored, sizes = self._rows(state, [(part, None) for part in parts])
+        write = self.hot.finish_turn(state.turn_id, status="completed", usage=usage, at=utcnow(), messages=rows)
+        self._submitted(state, write, rows, stored, sizes)
+        await self._written(state)
         prepared = state.prepared
         data = {
-            "conversation_id": prepared.conversation.id,
+            "conversation_id": prepared.participant.conversation_id,
             "turn_id": state.turn_id,
             "message_id": state.reply_message_id,
-            "identity_id": prepared.identity.external_id,
+            "identity_id": prepared.participant.external_id,
             "channel_id": prepared.request.channel_id,
             "assistant_id": prepared.assistant.id,
             "reply": text,
@@ -439,57 +432,99 @@ class TurnRunner:
         return data
 
     async def _fail(self, state: _TurnState, message: str) -> None:
-        with contextlib.suppress(Exception):  # the turn is already failing; keep the first error
-            await self._store(state, [(ErrorPart(message=message), None)])
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(Turn)
-                .where(Turn.id == state.turn_id)
-                .values(
-                    status="failed",
-                    error=message,
-                    usage={"input_tokens": state.usage.input_tokens, "output_tokens": state.usage.output_tokens},
-                    finished_at=utcnow(),
-                )
-            )
+        """Store the error and mark the turn failed (the first error is the one that counts: a
+        database that fails here too is logged, not raised)."""
+        usage = {"input_tokens": state.usage.input_tokens, "output_tokens": state.usage.output_tokens}
+        with contextlib.suppress(Exception):  # already failing; what was written is what it is
+            await self._written(state)
+        rows, stored, sizes = self._rows(state, [(ErrorPart(message=message), None)])
+        write = self.hot.finish_turn(
+            state.turn_id, status="failed", error=message, usage=usage, at=utcnow(), messages=rows
+        )
+        self._submitted(state, write, rows, stored, sizes)
+        try:
+            await self._written(state)
+        except Exception:
+            logger.exception("Could not record the failure of turn %s", state.turn_id)
 
-    async def _store(self, state: _TurnState, parts: Sequence[tuple[Part, dict[str, Any] | None]]) -> None:
-        """Store parts (with their call records) in one transaction."""
-        async with self.sessionmaker() as session, session.begin():
-            self._add_parts(session, state, parts)
+    def _store(self, state: _TurnState, parts: Sequence[tuple[Part, dict[str, Any] | None]]) -> None:
+        """Submit parts (with their call records) for one transaction; the turn goes on while
+        they are written (:meth:`_written` waits for them)."""
+        rows, stored, sizes = self._rows(state, parts)
+        self._submitted(state, self.hot.add_messages(rows), rows, stored, sizes)
 
-    def _add_parts(
-        self, session: AsyncSession, state: _TurnState, parts: Sequence[tuple[Part, dict[str, Any] | None]]
+    def _submitted(
+        self,
+        state: _TurnState,
+        write: asyncio.Future[None],
+        rows: list[MessageRow],
+        parts: list[Part],
+        sizes: list[int],
     ) -> None:
+        """Record a submitted write; its parts join the history now (a failed write drops it)."""
+        state.writes.append(write)
+        for row, part in zip(rows, parts, strict=True):
+            if isinstance(part, AssistantText):
+                state.reply_message_id = row.id
+        if rows:
+            conversation_id = state.prepared.participant.conversation_id
+            self.memory.extend(conversation_id, state.history, parts, sizes, rows[-1].seq)
+
+    async def _written(self, state: _TurnState) -> None:
+        """Wait until every submitted write of the turn is committed.
+
+        Raises:
+            Exception: the first write's error (the conversation's history in memory is dropped:
+                it may now differ from what is stored).
+        """
+        writes, state.writes = state.writes, []
+        outcomes = await asyncio.shield(asyncio.gather(*writes, return_exceptions=True))
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                self.memory.forget_history(state.prepared.participant.conversation_id)
+                raise outcome
+
+    def _rows(
+        self, state: _TurnState, parts: Sequence[tuple[Part, dict[str, Any] | None]]
+    ) -> tuple[list[MessageRow], list[Part], list[int]]:
+        """Message rows for ``parts``, numbered after the last stored one."""
         now = utcnow()
+        conversation_id = state.prepared.participant.conversation_id
+        rows: list[MessageRow] = []
+        sizes: list[int] = []
+        seq = state.history.seq
         for part, record in parts:
-            state.seq += 1
-            message_id = new_id("msg")
-            session.add(
-                Message(
-                    id=message_id,
-                    conversation_id=state.prepared.conversation.id,
+            seq += 1
+            dumped = part.model_dump(mode="json")
+            sizes.append(len(json.dumps(dumped, ensure_ascii=False)))
+            rows.append(
+                MessageRow(
+                    id=new_id("msg"),
+                    conversation_id=conversation_id,
                     turn_id=state.turn_id,
-                    seq=state.seq,
+                    seq=seq,
                     kind=part.kind,
-                    part=part.model_dump(mode="json"),
+                    part=dumped,
                     meta=_meta_of(record),
                     created_at=now,
                 )
             )
-            if isinstance(part, AssistantText):
-                state.reply_message_id = message_id
+        return rows, [part for part, _ in parts], sizes
 
-    async def _history(self, session: AsyncSession, conversation_id: str) -> list[Part]:
-        rows: Sequence[Message] = (
-            await session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation_id)
-                .order_by(Message.seq.desc())
-                .limit(HISTORY_LIMIT)
-            )
-        ).all()
-        return [part_adapter.validate_python(row.part) for row in reversed(rows)]
+    async def _load_history(self, conversation_id: str) -> History:
+        async with self.sessionmaker() as session:
+            rows: Sequence[Message] = (
+                await session.scalars(
+                    select(Message)
+                    .where(Message.conversation_id == conversation_id)
+                    .order_by(Message.seq.desc())
+                    .limit(HISTORY_LIMIT)
+                )
+            ).all()
+        rows = list(reversed(rows))
+        parts = [part_adapter.validate_python(row.part) for row in rows]
+        sizes = [len(json.dumps(row.part, ensure_ascii=False)) for row in rows]
+        return History(seq=rows[-1].seq if rows else 0, parts=parts, sizes=sizes, size=sum(sizes))
 
     async def recover(self) -> int:
         """Mark turns left running by a stopped process as failed (what they stored stays)."""

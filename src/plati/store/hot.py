@@ -1,0 +1,183 @@
+"""The statements every request or turn runs, on driver connections (see :mod:`.direct`).
+
+- reading an API key by its hash, and recording its use;
+- storing a turn as it runs: the turn row, its messages, its completion.
+
+Everything else (and every read of what is written here) goes through the ORM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from .db import Database, sqlite_pragma_synchronous
+from .direct import Driver, GroupCommit, Statement, Write, open_driver
+from .models import Base
+
+_API_KEYS = Base.metadata.tables["api_keys"]
+_TURNS = Base.metadata.tables["turns"]
+_MESSAGES = Base.metadata.tables["messages"]
+_CONVERSATIONS = Base.metadata.tables["conversations"]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    id: str
+    workspace_id: str
+    access: str
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: str
+    conversation_id: str
+    turn_id: str
+    seq: int
+    kind: str
+    part: dict[str, Any]
+    meta: dict[str, Any] | None
+    created_at: datetime
+
+
+class HotStore:
+    """Key lookups on a reader connection; turn writes through a group commit on a writer.
+
+    The turn methods submit their writes and return at once with a future that resolves when
+    they are committed (in submission order): a turn goes on while its parts are written, and
+    awaits them all before it answers. Open with :meth:`open` and close with :meth:`aclose`
+    (before the database's engine).
+    """
+
+    def __init__(self, reader: Driver, writer: Driver, statements: _Statements) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._commit = GroupCommit(writer)
+        self._sql = statements
+
+    @classmethod
+    async def open(cls, db: Database) -> HotStore:
+        statements = _Statements(db)
+        synchronous = sqlite_pragma_synchronous(db.sqlite_synchronous)
+        reader = await open_driver(db.engine, sqlite_synchronous=synchronous)
+        try:
+            writer = await open_driver(db.engine, sqlite_synchronous=synchronous)
+        except BaseException:
+            await reader.aclose()
+            raise
+        return cls(reader, writer, statements)
+
+    async def aclose(self) -> None:
+        await self._commit.aclose()
+        await self._writer.aclose()
+        await self._reader.aclose()
+
+    # -- API keys -----------------------------------------------------------------------------
+
+    async def api_key(self, key_hash: str) -> KeyRecord | None:
+        row = await self._reader.fetchone(self._sql.key_by_hash, self._sql.key_by_hash.params({"b_hash": key_hash}))
+        return None if row is None else KeyRecord(*row)
+
+    async def key_used(self, key_id: str, at: datetime) -> None:
+        await self._commit.write([self._write(self._sql.key_used, b_id=key_id, b_at=at)])
+
+    # -- turns --------------------------------------------------------------------------------
+
+    def start_turn(
+        self, *, turn_id: str, conversation_id: str, assistant_id: str, at: datetime, messages: list[MessageRow]
+    ) -> asyncio.Future[None]:
+        """Store a running turn, its first messages, and the conversation's new ``updated_at``."""
+        row: dict[str, Any] = {
+            "id": turn_id,
+            "conversation_id": conversation_id,
+            "assistant_id": assistant_id,
+            "status": "running",
+            "error": None,
+            "usage": {},
+            "started_at": at,
+            "finished_at": None,
+        }
+        writes = [
+            (self._sql.insert_turn, self._sql.insert_turn.params(row)),
+            *self._messages(messages),
+            self._write(self._sql.touch_conversation, b_id=conversation_id, b_at=at),
+        ]
+        return self._commit.submit(writes)
+
+    def add_messages(self, messages: list[MessageRow]) -> asyncio.Future[None]:
+        return self._commit.submit(self._messages(messages))
+
+    def finish_turn(
+        self,
+        turn_id: str,
+        *,
+        status: str,
+        usage: dict[str, Any],
+        at: datetime,
+        error: str | None = None,
+        messages: list[MessageRow] | None = None,
+    ) -> asyncio.Future[None]:
+        """Store the last messages and the turn's outcome, in one transaction."""
+        finish = self._write(
+            self._sql.finish_turn, b_id=turn_id, b_status=status, b_error=error, b_usage=usage, b_at=at
+        )
+        return self._commit.submit([*self._messages(messages or []), finish])
+
+    def _messages(self, messages: list[MessageRow]) -> list[Write]:
+        statement = self._sql.insert_message
+        return [(statement, statement.params(message.__dict__)) for message in messages]
+
+    @staticmethod
+    def _write(statement: Statement, **values: Any) -> Write:
+        return statement, statement.params(values)
+
+
+class _Statements:
+    """The hot statements, compiled for the database's dialect. Ranks order a group commit:
+    turns before their messages, updates last."""
+
+    def __init__(self, db: Database) -> None:
+        dialect = db.engine.dialect
+        self.key_by_hash = Statement(
+            select(
+                _API_KEYS.c.id,
+                _API_KEYS.c.workspace_id,
+                _API_KEYS.c.access,
+                _API_KEYS.c.revoked_at,
+                _API_KEYS.c.last_used_at,
+            ).where(_API_KEYS.c.key_hash == bindparam("b_hash")),
+            dialect,
+        )
+        self.key_used = Statement(
+            update(_API_KEYS).where(_API_KEYS.c.id == bindparam("b_id")).values(last_used_at=bindparam("b_at")),
+            dialect,
+            rank=4,
+        )
+        self.insert_turn = Statement(insert(_TURNS), dialect, keys=[c.key for c in _TURNS.c], rank=0)
+        self.insert_message = Statement(insert(_MESSAGES), dialect, keys=[c.key for c in _MESSAGES.c], rank=1)
+        self.touch_conversation = Statement(
+            update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("b_id")).values(updated_at=bindparam("b_at")),
+            dialect,
+            rank=2,
+        )
+        self.finish_turn = Statement(
+            update(_TURNS)
+            .where(_TURNS.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                error=bindparam("b_error"),
+                usage=bindparam("b_usage"),
+                finished_at=bindparam("b_at"),
+            ),
+            dialect,
+            rank=3,
+        )
+
+
+__all__ = ["HotStore", "KeyRecord", "MessageRow"]
