@@ -110,6 +110,7 @@ def test_allow_stdio_accepts_the_usual_true_words(tmp_path: Path, value: str) ->
         ("PLATI_TOOLS_TTL_SECONDS", "-5"),
         ("PLATI_MAX_REQUEST_BYTES", "lots"),
         ("PLATI_ALLOW_STDIO", "maybe"),
+        ("PLATI_SQLITE_SYNCHRONOUS", "off"),
         ("PLATI_DATABASE_URL", "mysql://h/db"),
         ("PLATI_DATABASE_URL", "not a url"),
         ("PLATI_SECRET_KEY", ""),

@@ -73,6 +73,9 @@ class ConversationMemory:
         while len(self._participants) > self.max_participants:
             self._participants.popitem(last=False)
 
+    def forget_participant(self, workspace_id: str, channel_id: str, external_id: str) -> None:
+        self._participants.pop((workspace_id, channel_id, external_id), None)
+
     # -- histories, by conversation id (used under the conversation's lock) -------------------
 
     def history(self, conversation_id: str) -> History | None:

@@ -474,14 +474,18 @@ class TurnRunner:
         """Wait until every submitted write of the turn is committed.
 
         Raises:
-            Exception: the first write's error (the conversation's history in memory is dropped:
-                it may now differ from what is stored).
+            Exception: the first write's error (what memory holds of the conversation is
+                dropped: it may now differ from what is stored).
         """
         writes, state.writes = state.writes, []
         outcomes = await asyncio.shield(asyncio.gather(*writes, return_exceptions=True))
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
+                # Read both again next time: the conversation may even be gone (a retention job
+                # that deleted it), and the next turn then starts a new one.
+                request = state.prepared.request
                 self.memory.forget_history(state.prepared.participant.conversation_id)
+                self.memory.forget_participant(request.workspace_id, request.channel_id, request.identity)
                 raise outcome
 
     def _rows(

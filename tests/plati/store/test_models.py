@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from plati.ids import new_id, utcnow
 from plati.security.keys import generate_api_key, hash_api_key, key_prefix
-from plati.store.db import Database
+from plati.store.db import Database, run_migrations
+from plati.store.direct import SqliteDriver
+from plati.store.hot import HotStore
 from plati.store.models import ApiKey, Assistant, AssistantMcp, Base, Channel, McpServer, McpTool, Workspace
 
 
@@ -263,3 +266,22 @@ async def test_json_columns_round_trip_and_need_reassignment_to_change(database:
         server = await session.get_one(McpServer, ids["mcp"])
         assert server.args == ["--port", "1"]
         assert server.tools[0].input_schema == schema
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("normal", 1), ("full", 2)])
+async def test_sqlite_connections_use_the_configured_synchronous_mode(
+    tmp_path: Path, setting: str, pragma: int
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'plati.db'}"
+    await run_migrations(url)
+    db = Database(url, sqlite_synchronous=setting)
+    hot = await HotStore.open(db)
+    try:
+        async with db.engine.connect() as connection:
+            assert (await connection.execute(text("PRAGMA synchronous"))).scalar() == pragma
+            assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        driver = hot._commit.driver
+        assert isinstance(driver, SqliteDriver) and driver.synchronous == setting.upper()
+    finally:
+        await hot.aclose()
+        await db.aclose()
