@@ -80,7 +80,8 @@ def _profiled(run: Any, path: str) -> None:
     The profiler's clock is the thread's CPU time, not the wall clock: the event loop idles in
     C (epoll) and the database driver's thread does the I/O, and a wall clock would charge those
     waits to whichever Python frame happens to be on top. Every SQL statement the process sends
-    is also counted (by its first 100 characters) and written to ``path + ".sql.json"``.
+    is also counted (by its first 100 characters; ``[driver]`` marks the hot path's statements,
+    which bypass the engine, counted per row) and written to ``path + ".sql.json"``.
     """
     import collections
     import cProfile
@@ -104,6 +105,29 @@ def _profiled(run: Any, path: str) -> None:
     def count_commit(_conn: Any) -> None:
         if recording:
             statements["COMMIT"] += 1
+
+    # The hot path bypasses the engine (plati.store.direct): count its statements at the driver.
+    from plati.store import direct
+
+    def counted(cls: Any) -> None:
+        transaction, fetchone = cls.transaction, cls.fetchone
+
+        async def counted_transaction(self: Any, work: Any) -> None:
+            if recording:
+                for statement, rows in work:
+                    statements["[driver] " + " ".join(statement.sql.split())[:91]] += len(rows)
+                statements["[driver] COMMIT"] += 1
+            await transaction(self, work)
+
+        async def counted_fetchone(self: Any, statement: Any, params: Any) -> Any:
+            if recording:
+                statements["[driver] " + " ".join(statement.sql.split())[:91]] += 1
+            return await fetchone(self, statement, params)
+
+        cls.transaction, cls.fetchone = counted_transaction, counted_fetchone
+
+    counted(direct.SqliteDriver)
+    counted(direct.PostgresDriver)
 
     def start(_signum: int, _frame: Any) -> None:
         nonlocal recording

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
 
 from ..connectors import CallContext, FunctionNotFound
 from ..errors import Conflict, PlatiError, UpstreamError
@@ -39,7 +38,7 @@ from ..registry import AttachedFunction, Registry, validation_problems
 from ..settings import Settings
 from ..store.db import Database
 from ..store.hot import HotStore, MessageRow
-from ..store.models import Assistant, Conversation, Identity, Message, Turn
+from ..store.models import Assistant, Turn
 from .config import ChannelConfig, ChannelConfigs
 from .factory import ProviderFactory
 from .memory import HISTORY_LIMIT, ConversationMemory, History, Participant
@@ -131,89 +130,25 @@ class TurnRunner:
         return PreparedTurn(request, config, assistant, provider, participant)
 
     async def _participant(self, request: ChatRequest) -> Participant:
-        identity, conversation = await self._known_conversation(request)
-        if identity is None:
-            identity = await self._identity(request)
-        if conversation is None:
-            conversation = await self._conversation(request, identity)
-        return Participant(identity.id, identity.external_id, identity.name, conversation.id)
-
-    async def _known_conversation(self, request: ChatRequest) -> tuple[Identity | None, Conversation | None]:
-        """The identity and its conversation on the channel, in one query (the usual case)."""
-        async with self.sessionmaker() as session:
-            row = (
-                await session.execute(
-                    select(Identity, Conversation)
-                    .outerjoin(
-                        Conversation,
-                        (Conversation.identity_id == Identity.id) & (Conversation.channel_id == request.channel_id),
-                    )
-                    .where(Identity.workspace_id == request.workspace_id, Identity.external_id == request.identity)
-                )
-            ).first()
-        if row is None:
-            return None, None
-        identity, conversation = row
+        """The identity and its conversation on the channel, created on first use (a name in the
+        message's metadata is recorded)."""
         name = request.metadata.get("name")
-        if isinstance(name, str) and name and identity.name != name:
-            return None, conversation  # the slow path records the new name
-        return identity, conversation
-
-    async def _identity(self, request: ChatRequest) -> Identity:
-        name = request.metadata.get("name") if isinstance(request.metadata.get("name"), str) else None
-        for _attempt in range(2):
-            async with self.sessionmaker() as session:
-                identity = await session.scalar(
-                    select(Identity).where(
-                        Identity.workspace_id == request.workspace_id, Identity.external_id == request.identity
-                    )
-                )
-                if identity is not None:
-                    if name and identity.name != name:
-                        identity.name = name
-                        await session.commit()
-                    return identity
-                identity = Identity(
-                    id=new_id("idn"),
-                    workspace_id=request.workspace_id,
-                    external_id=request.identity,
-                    name=name,
-                    created_at=utcnow(),
-                )
-                session.add(identity)
-                try:
-                    await session.commit()
-                    return identity
-                except IntegrityError:  # created by a concurrent first message: read it
-                    await session.rollback()
-        raise Conflict(f"Could not create identity {request.identity!r}; retry the request")
-
-    async def _conversation(self, request: ChatRequest, identity: Identity) -> Conversation:
-        for _attempt in range(2):
-            async with self.sessionmaker() as session:
-                conversation = await session.scalar(
-                    select(Conversation).where(
-                        Conversation.channel_id == request.channel_id, Conversation.identity_id == identity.id
-                    )
-                )
-                if conversation is not None:
-                    return conversation
-                now = utcnow()
-                conversation = Conversation(
-                    id=new_id("conv"),
-                    workspace_id=request.workspace_id,
-                    channel_id=request.channel_id,
-                    identity_id=identity.id,
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(conversation)
-                try:
-                    await session.commit()
-                    return conversation
-                except IntegrityError:
-                    await session.rollback()
-        raise Conflict("Could not create the conversation; retry the request")
+        name = name if isinstance(name, str) and name else None
+        found = await self.hot.participant(request.workspace_id, request.channel_id, request.identity)
+        if found is None or found.conversation_id is None or (name is not None and found.name != name):
+            await self.hot.create_participant(
+                workspace_id=request.workspace_id,
+                channel_id=request.channel_id,
+                external_id=request.identity,
+                identity_id=new_id("idn"),
+                conversation_id=new_id("conv"),
+                name=name,
+                at=utcnow(),
+            )
+            found = await self.hot.participant(request.workspace_id, request.channel_id, request.identity)
+        if found is None or found.conversation_id is None:
+            raise Conflict(f"Could not start a conversation for {request.identity!r}; retry the request")
+        return Participant(found.identity_id, request.identity, found.name, found.conversation_id)
 
     # -- running --------------------------------------------------------------------------------
 
@@ -516,19 +451,10 @@ class TurnRunner:
         return rows, [part for part, _ in parts], sizes
 
     async def _load_history(self, conversation_id: str) -> History:
-        async with self.sessionmaker() as session:
-            rows: Sequence[Message] = (
-                await session.scalars(
-                    select(Message)
-                    .where(Message.conversation_id == conversation_id)
-                    .order_by(Message.seq.desc())
-                    .limit(HISTORY_LIMIT)
-                )
-            ).all()
-        rows = list(reversed(rows))
-        parts = [part_adapter.validate_python(row.part) for row in rows]
-        sizes = [len(json.dumps(row.part, ensure_ascii=False)) for row in rows]
-        return History(seq=rows[-1].seq if rows else 0, parts=parts, sizes=sizes, size=sum(sizes))
+        stored = await self.hot.recent_parts(conversation_id, HISTORY_LIMIT)
+        parts = [part_adapter.validate_python(part) for _seq, part in stored]
+        sizes = [len(json.dumps(part, ensure_ascii=False)) for _seq, part in stored]
+        return History(seq=stored[-1][0] if stored else 0, parts=parts, sizes=sizes, size=sum(sizes))
 
     async def recover(self) -> int:
         """Mark turns left running by a stopped process as failed (what they stored stays)."""

@@ -61,6 +61,14 @@ class Statement:
         self._binds: tuple[tuple[str, Processor | None], ...] = tuple(
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in self.names
         )
+        if "POSTCOMPILE" in self.sql:
+            raise ValueError("statements with literal_execute parameters cannot be compiled once")
+        # Parameters the statement fixes itself (e.g. SQLite's OFFSET 0 after a LIMIT).
+        self._fixed = {
+            name: compiled.binds[name].value
+            for name in self.names
+            if not compiled.binds[name].required and compiled.binds[name].value is not None
+        }
         columns = statement.selected_columns if isinstance(statement, Select) else ()
         self._results: tuple[Processor | None, ...] = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
@@ -72,6 +80,8 @@ class Statement:
         Raises:
             KeyError: a parameter is missing.
         """
+        if self._fixed:
+            values = {**self._fixed, **values}
         return tuple(values[name] if process is None else process(values[name]) for name, process in self._binds)
 
     def result(self, row: Sequence[Any]) -> Row:
@@ -86,6 +96,8 @@ Write = tuple[Statement, Row]
 
 class Driver(Protocol):
     async def fetchone(self, statement: Statement, params: Row) -> Row | None: ...
+
+    async def fetchall(self, statement: Statement, params: Row) -> list[Row]: ...
 
     async def transaction(self, work: Sequence[tuple[Statement, Sequence[Row]]]) -> None: ...
 
@@ -127,6 +139,13 @@ class SqliteDriver:
             return None if row is None else statement.result(row)
 
         result: Row | None = await self._run(fetch)
+        return result
+
+    async def fetchall(self, statement: Statement, params: Row) -> list[Row]:
+        def fetch() -> list[Row]:
+            return [statement.result(row) for row in self._conn().execute(statement.sql, params).fetchall()]
+
+        result: list[Row] = await self._run(fetch)
         return result
 
     async def transaction(self, work: Sequence[tuple[Statement, Sequence[Row]]]) -> None:
@@ -197,6 +216,12 @@ class PostgresDriver:
             connection = await self._connection()
             row = await connection.fetchrow(statement.sql, *params)
         return None if row is None else statement.result(tuple(row))
+
+    async def fetchall(self, statement: Statement, params: Row) -> list[Row]:
+        async with self._lock:
+            connection = await self._connection()
+            rows = await connection.fetch(statement.sql, *params)
+        return [statement.result(tuple(row)) for row in rows]
 
     async def transaction(self, work: Sequence[tuple[Statement, Sequence[Row]]]) -> None:
         async with self._lock:

@@ -1,9 +1,12 @@
 """The statements every request or turn runs, on driver connections (see :mod:`.direct`).
 
 - reading an API key by its hash, and recording its use;
-- storing a turn as it runs: the turn row, its messages, its completion.
+- finding (or creating) who talks on a channel: the identity and its conversation;
+- reading a conversation's recent parts, and storing a turn as it runs: the turn row, its
+  messages, its completion.
 
-Everything else (and every read of what is written here) goes through the ORM.
+All writes go through the one group commit, so on SQLite no other connection holds the write
+lock across event-loop turns while a turn waits for it. Everything else goes through the ORM.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Integer, String, and_, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import Database, sqlite_pragma_synchronous
 from .direct import Driver, GroupCommit, Statement, Write, open_driver
-from .models import Base
+from .models import Base, UTCDateTime
 
 _API_KEYS = Base.metadata.tables["api_keys"]
+_IDENTITIES = Base.metadata.tables["identities"]
 _TURNS = Base.metadata.tables["turns"]
 _MESSAGES = Base.metadata.tables["messages"]
 _CONVERSATIONS = Base.metadata.tables["conversations"]
@@ -32,6 +37,13 @@ class KeyRecord:
     access: str
     revoked_at: datetime | None
     last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ParticipantRecord:
+    identity_id: str
+    name: str | None
+    conversation_id: str | None  # None: the identity has no conversation on the channel yet
 
 
 @dataclass(frozen=True)
@@ -87,7 +99,58 @@ class HotStore:
     async def key_used(self, key_id: str, at: datetime) -> None:
         await self._commit.write([self._write(self._sql.key_used, b_id=key_id, b_at=at)])
 
+    # -- participants -------------------------------------------------------------------------
+
+    async def participant(self, workspace_id: str, channel_id: str, external_id: str) -> ParticipantRecord | None:
+        """The identity ``external_id`` of the workspace and its conversation on the channel."""
+        statement = self._sql.participant
+        row = await self._reader.fetchone(
+            statement, statement.params({"b_ws": workspace_id, "b_channel": channel_id, "b_ext": external_id})
+        )
+        return None if row is None else ParticipantRecord(*row)
+
+    async def create_participant(
+        self,
+        *,
+        workspace_id: str,
+        channel_id: str,
+        external_id: str,
+        identity_id: str,
+        conversation_id: str,
+        name: str | None,
+        at: datetime,
+    ) -> None:
+        """Create the identity and its conversation on the channel where missing (one that a
+        concurrent first message created is kept), and record ``name`` when given."""
+        identity: dict[str, Any] = {
+            "id": identity_id,
+            "workspace_id": workspace_id,
+            "external_id": external_id,
+            "name": name,
+            "created_at": at,
+        }
+        conversation: dict[str, Any] = {
+            "c_id": conversation_id,
+            "c_ws": workspace_id,
+            "c_channel": channel_id,
+            "c_ext": external_id,
+            "c_at": at,
+        }
+        writes = [
+            (self._sql.insert_identity, self._sql.insert_identity.params(identity)),
+            (self._sql.insert_conversation, self._sql.insert_conversation.params(conversation)),
+        ]
+        if name:
+            writes.append(self._write(self._sql.rename_identity, b_ws=workspace_id, b_ext=external_id, b_name=name))
+        await self._commit.write(writes)
+
     # -- turns --------------------------------------------------------------------------------
+
+    async def recent_parts(self, conversation_id: str, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """The conversation's last ``limit`` stored parts as ``(seq, part)``, oldest first."""
+        statement = self._sql.recent_parts
+        rows = await self._reader.fetchall(statement, statement.params({"b_conv": conversation_id, "b_limit": limit}))
+        return [(int(seq), part) for seq, part in reversed(rows)]
 
     def start_turn(
         self, *, turn_id: str, conversation_id: str, assistant_id: str, at: datetime, messages: list[MessageRow]
@@ -159,6 +222,63 @@ class _Statements:
             dialect,
             rank=4,
         )
+        self.participant = Statement(
+            select(_IDENTITIES.c.id, _IDENTITIES.c.name, _CONVERSATIONS.c.id)
+            .select_from(
+                _IDENTITIES.outerjoin(
+                    _CONVERSATIONS,
+                    and_(
+                        _CONVERSATIONS.c.identity_id == _IDENTITIES.c.id,
+                        _CONVERSATIONS.c.channel_id == bindparam("b_channel", type_=String()),
+                    ),
+                )
+            )
+            .where(_IDENTITIES.c.workspace_id == bindparam("b_ws"), _IDENTITIES.c.external_id == bindparam("b_ext")),
+            dialect,
+        )
+        # ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike): a concurrent first message may
+        # have created the row; the caller reads what is there afterwards.
+        dialect_insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        self.insert_identity = Statement(
+            dialect_insert(_IDENTITIES).on_conflict_do_nothing(),
+            dialect,
+            keys=[c.key for c in _IDENTITIES.c],
+            rank=-3,
+        )
+        self.insert_conversation = Statement(
+            dialect_insert(_CONVERSATIONS)
+            .from_select(
+                ["id", "workspace_id", "channel_id", "identity_id", "created_at", "updated_at"],
+                select(
+                    bindparam("c_id", type_=String()),
+                    bindparam("c_ws", type_=String()),
+                    bindparam("c_channel", type_=String()),
+                    _IDENTITIES.c.id,
+                    bindparam("c_at", type_=UTCDateTime()),
+                    bindparam("c_at", type_=UTCDateTime()),
+                ).where(
+                    _IDENTITIES.c.workspace_id == bindparam("c_ws", type_=String()),
+                    _IDENTITIES.c.external_id == bindparam("c_ext", type_=String()),
+                ),
+            )
+            .on_conflict_do_nothing(),
+            dialect,
+            rank=-2,
+        )
+        self.rename_identity = Statement(
+            update(_IDENTITIES)
+            .where(_IDENTITIES.c.workspace_id == bindparam("b_ws"), _IDENTITIES.c.external_id == bindparam("b_ext"))
+            .values(name=bindparam("b_name")),
+            dialect,
+            rank=-1,
+        )
+        self.recent_parts = Statement(
+            select(_MESSAGES.c.seq, _MESSAGES.c.part)
+            .where(_MESSAGES.c.conversation_id == bindparam("b_conv"))
+            .order_by(_MESSAGES.c.seq.desc())
+            .limit(bindparam("b_limit", type_=Integer())),
+            dialect,
+        )
         self.insert_turn = Statement(insert(_TURNS), dialect, keys=[c.key for c in _TURNS.c], rank=0)
         self.insert_message = Statement(insert(_MESSAGES), dialect, keys=[c.key for c in _MESSAGES.c], rank=1)
         self.touch_conversation = Statement(
@@ -180,4 +300,4 @@ class _Statements:
         )
 
 
-__all__ = ["HotStore", "KeyRecord", "MessageRow"]
+__all__ = ["HotStore", "KeyRecord", "MessageRow", "ParticipantRecord"]

@@ -243,3 +243,54 @@ async def test_only_committed_configuration_writes_move_the_generation(database:
     finally:
         await hot.aclose()
     assert database.config_generation == start + 1  # turn writes are not configuration
+
+
+async def test_first_contact_creates_one_identity_and_conversation_even_when_concurrent(database: Database) -> None:
+    ids = await seed(database)
+    hot = await HotStore.open(database)
+    try:
+        assert await hot.participant(ids["ws"], ids["chn"], "newcomer") is None
+
+        async def first_message(name: str | None) -> None:
+            await hot.create_participant(
+                workspace_id=ids["ws"],
+                channel_id=ids["chn"],
+                external_id="newcomer",
+                identity_id=new_id("idn"),
+                conversation_id=new_id("conv"),
+                name=name,
+                at=utcnow(),
+            )
+
+        await asyncio.gather(first_message(None), first_message(None), first_message("Ada"))
+        found = await hot.participant(ids["ws"], ids["chn"], "newcomer")
+        assert found is not None and found.conversation_id is not None and found.name == "Ada"
+
+        # The identity that already talks on the channel ("u") gets a conversation on another one.
+        known = await hot.participant(ids["ws"], "chn_other", "u")
+        assert known is not None and known.identity_id == ids["idn"] and known.conversation_id is None
+    finally:
+        await hot.aclose()
+    async with database.sessionmaker() as session:
+        identities = (await session.scalars(select(Identity).where(Identity.external_id == "newcomer"))).all()
+        conversations = (
+            await session.scalars(select(Conversation).where(Conversation.identity_id == found.identity_id))
+        ).all()
+    assert [identity.id for identity in identities] == [found.identity_id]
+    assert [conversation.id for conversation in conversations] == [found.conversation_id]
+    assert conversations[0].channel_id == ids["chn"] and conversations[0].workspace_id == ids["ws"]
+
+
+async def test_recent_parts_are_the_last_ones_oldest_first(database: Database) -> None:
+    ids = await seed(database)
+    hot = await HotStore.open(database)
+    try:
+        turn_id = new_id("turn")
+        rows = [message(ids["conv"], turn_id, seq, {"kind": "user_text", "text": f"m{seq}"}) for seq in range(1, 6)]
+        await hot.start_turn(turn_id=turn_id, conversation_id=ids["conv"], assistant_id="a", at=utcnow(), messages=rows)
+        assert await hot.recent_parts(ids["conv"], 3) == [
+            (seq, {"kind": "user_text", "text": f"m{seq}"}) for seq in (3, 4, 5)
+        ]
+        assert await hot.recent_parts("conv_none", 3) == []
+    finally:
+        await hot.aclose()
