@@ -25,17 +25,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+import asyncpg
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.expression import Delete, Insert, Select, Update
 
+T = TypeVar("T")
 Row = tuple[Any, ...]
 Processor = Callable[[Any], Any]
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+# SQLSTATE classes of errors about a statement, after which the connection is still fine: data
+# exception, integrity constraint violation, transaction rollback, syntax error or access rule.
+_STATEMENT_ERROR_CLASSES = frozenset({"22", "23", "40", "42"})
 
 
 class Statement:
@@ -205,27 +210,42 @@ class PostgresDriver:
         return self._driver
 
     async def _drop(self) -> None:
-        borrowed, self._borrowed, self._driver = self._borrowed, None, None
+        borrowed, driver = self._borrowed, self._driver
+        self._borrowed, self._driver = None, None
+        if driver is not None:
+            driver.terminate()  # closes the socket now, whatever the protocol's state
         if borrowed is not None:
-            with contextlib.suppress(Exception):  # it is already broken; keep the caller's error
+            # It is already broken: keep the caller's error, not the pool's trouble closing it.
+            with contextlib.suppress(Exception):
                 await borrowed.invalidate()
-            await borrowed.close()
+            with contextlib.suppress(Exception):
+                await borrowed.close()
 
-    async def fetchone(self, statement: Statement, params: Row) -> Row | None:
+    async def _use(self, operation: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``operation`` on the connection, alone. Anything but an error the server reported
+        about the statement itself (data, a constraint, SQL, a serialization conflict) leaves the
+        connection in an unknown state (a broken socket, a server shutting down, an operation cut
+        short): it is dropped, and the next use reconnects."""
         async with self._lock:
             connection = await self._connection()
-            row = await connection.fetchrow(statement.sql, *params)
+            try:
+                return await operation(connection)
+            except BaseException as exc:
+                sqlstate = getattr(exc, "sqlstate", None) if isinstance(exc, asyncpg.PostgresError) else None
+                if not sqlstate or sqlstate[:2] not in _STATEMENT_ERROR_CLASSES or connection.is_closed():
+                    await self._drop()
+                raise
+
+    async def fetchone(self, statement: Statement, params: Row) -> Row | None:
+        row = await self._use(lambda connection: connection.fetchrow(statement.sql, *params))
         return None if row is None else statement.result(tuple(row))
 
     async def fetchall(self, statement: Statement, params: Row) -> list[Row]:
-        async with self._lock:
-            connection = await self._connection()
-            rows = await connection.fetch(statement.sql, *params)
+        rows = await self._use(lambda connection: connection.fetch(statement.sql, *params))
         return [statement.result(tuple(row)) for row in rows]
 
     async def transaction(self, work: Sequence[tuple[Statement, Sequence[Row]]]) -> None:
-        async with self._lock:
-            connection = await self._connection()
+        async def run(connection: Any) -> None:
             if len(work) == 1:
                 # One statement is atomic by itself (asyncpg's executemany too): no BEGIN and
                 # COMMIT round trips.
@@ -234,6 +254,8 @@ class PostgresDriver:
             async with connection.transaction():
                 for statement, rows in work:
                     await self._execute(connection, statement, rows)
+
+        await self._use(run)
 
     @staticmethod
     async def _execute(connection: Any, statement: Statement, rows: Sequence[Row]) -> None:

@@ -5,11 +5,13 @@ fails alone, and only committed configuration writes move the configuration gene
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+import asyncpg
+import pytest
+from sqlalchemy import select, text, update
 
 from plati.ids import new_id, utcnow
 from plati.security.keys import generate_api_key, hash_api_key, key_prefix
@@ -17,6 +19,9 @@ from plati.store.db import Database
 from plati.store.direct import Row, Statement
 from plati.store.hot import HotStore, MessageRow
 from plati.store.models import ApiKey, Channel, Conversation, Identity, Message, Turn, Workspace
+from tests.plati.conftest import DatabaseTarget
+
+T = TypeVar("T")
 
 
 async def seed(db: Database) -> dict[str, str]:
@@ -294,3 +299,53 @@ async def test_recent_parts_are_the_last_ones_oldest_first(database: Database) -
         assert await hot.recent_parts("conv_none", 3) == []
     finally:
         await hot.aclose()
+
+
+# What a connection whose backend was terminated answers first, depending on when it notices.
+CONNECTION_ERRORS = (
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    OSError,
+)
+
+
+async def at_most_one_failure(operation: Callable[[], Awaitable[T]]) -> T:
+    """Run ``operation``; a connection that broke may fail it once (when the break was not seen
+    before), with a connection error; the next try must work."""
+    try:
+        return await operation()
+    except CONNECTION_ERRORS:
+        pass
+    return await operation()
+
+
+async def test_a_postgres_connection_that_broke_is_replaced_at_the_next_use(
+    database: Database, database_url: DatabaseTarget
+) -> None:
+    if database_url.backend != "postgresql":
+        pytest.skip("PostgreSQL only")
+    ids = await seed(database)
+    hot = await HotStore.open(database)
+    try:
+        assert await hot.api_key(hash_api_key(ids["api_key"])) is not None
+        await hot.finish_turn("turn_none", status="failed", usage={}, at=utcnow())  # the writer is open too
+        # A server restart, as the platform sees it: the backends of both its connections go.
+        pids = [driver._driver.get_server_pid() for driver in (hot._reader, hot._commit.driver)]  # type: ignore[attr-defined]
+        async with database.engine.connect() as connection:
+            await connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS integer[])) AS pid"), {"pids": pids}
+            )
+
+        assert await at_most_one_failure(lambda: hot.api_key(hash_api_key(ids["api_key"]))) is not None
+        turn_id = new_id("turn")
+        await at_most_one_failure(
+            lambda: hot.start_turn(
+                turn_id=turn_id, conversation_id=ids["conv"], assistant_id="a", at=utcnow(), messages=[]
+            )
+        )
+    finally:
+        await hot.aclose()
+    async with database.sessionmaker() as session:
+        assert (await session.scalars(select(Turn.id))).all() == [turn_id]
