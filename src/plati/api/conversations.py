@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, ValidationError
 from sqlalchemy import select
@@ -22,6 +23,10 @@ from .wire import Body, ok
 router = APIRouter(tags=["Conversations"])
 
 MAX_TEXT = 32_000
+MAX_IDENTITY = 200  # identities.external_id
+IdentityId = Annotated[
+    str, PathParam(min_length=1, max_length=MAX_IDENTITY, description="The caller's own id for the person talking")
+]
 
 
 class ChatBody(Body):
@@ -113,7 +118,7 @@ def parse_chat_body(raw: bytes) -> ChatBody:
         }
     },
 )
-async def chat(identity_id: str, channel_id: str, request: Request) -> Any:
+async def chat(identity_id: IdentityId, channel_id: str, request: Request) -> Any:
     # Every turn comes through here: resolved by hand, FastAPI's dependency solving costs more
     # than the rest of the request handling together.
     svc = services(request)
@@ -125,7 +130,7 @@ async def chat(identity_id: str, channel_id: str, request: Request) -> Any:
 
 @router.get("/conversation/{identity_id}/streaming", summary="Send a message, stream the reply (SSE)")
 async def streaming(
-    identity_id: str,
+    identity_id: IdentityId,
     principal: Auth,
     svc: Svc,
     channel_id: str = Query(min_length=1),

@@ -83,6 +83,8 @@ def test_chat_errors(platform: Platform, shop: str) -> None:
         missing = http.post("/conversation/u/chat/chn_missing", json={"text": "hi"})
         empty = http.post(f"/conversation/u/chat/{channel}", json={"text": ""})
         no_text = http.post(f"/conversation/u/chat/{channel}", json={"message": "hi"})
+        long_identity = http.post(f"/conversation/{'u' * 201}/chat/{channel}", json={"text": "hi"})
+        longest_identity = http.post(f"/conversation/{'u' * 200}/chat/{channel}", json={"text": "hi"})
         http.put(f"/channels/{channel}", json={"active": False})
         inactive = http.post(f"/conversation/u/chat/{channel}", json={"text": "hi"})
         other = http.post(
@@ -94,6 +96,9 @@ def test_chat_errors(platform: Platform, shop: str) -> None:
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
     assert empty.status_code == 422
     assert no_text.status_code == 422
+    assert (long_identity.status_code, long_identity.json()["error"]["code"]) == (422, "validation_error")
+    assert "identity_id" in long_identity.json()["message"]
+    assert longest_identity.status_code == 200
     assert (inactive.status_code, inactive.json()["error"]["code"]) == (409, "conflict")
     assert other.status_code == 404
     assert foreign_messages.status_code == 404
