@@ -63,7 +63,8 @@ def platform_settings(data_dir: str, database_url: str) -> Any:
 def platform_app(data_dir: str, database_url: str) -> Any:
     from plati.app import create_app
 
-    return create_app(platform_settings(data_dir, database_url), provider_override=instant_model())
+    # As `plati serve` runs it.
+    return create_app(platform_settings(data_dir, database_url), provider_override=instant_model(), freeze_gc=True)
 
 
 def shop_app(db_path: str) -> Any:

@@ -48,7 +48,7 @@ def serve(
     from ..app import create_app
     from ..settings import Settings
 
-    uvicorn.run(create_app(Settings.load()), host=host, port=port)
+    uvicorn.run(create_app(Settings.load(), freeze_gc=True), host=host, port=port)
 
 
 app.command("init")(keys.init)

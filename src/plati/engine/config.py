@@ -12,6 +12,8 @@ that costs more than the rest of a turn, so it is kept in memory and reloaded wh
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -61,6 +63,7 @@ class ChannelConfigs:
         self.registry = registry
         self.ttl_seconds = ttl_seconds
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._loading: dict[tuple[str, str], tuple[int, asyncio.Future[ChannelConfig]]] = {}
 
     async def get(self, workspace_id: str, channel_id: str) -> ChannelConfig:
         """The channel's configuration.
@@ -75,12 +78,31 @@ class ChannelConfigs:
             return entry.config
         # Taken before reading: a change committed while this loads makes the entry stale.
         generation = self.db.config_generation
-        config = await self._load(workspace_id, channel_id)
+        # One load per channel at a time: when an entry expires under load, every turn on the
+        # channel would otherwise read the configuration at once and queue for the pool.
+        loading = self._loading.get(key)
+        if loading is None or loading[0] != generation:
+            task = asyncio.ensure_future(self._load_entry(key, generation))
+            loading = (generation, task)
+            self._loading[key] = loading
+            task.add_done_callback(functools.partial(self._loaded, key, loading))
+        return await asyncio.shield(loading[1])
+
+    async def _load_entry(self, key: tuple[str, str], generation: int) -> ChannelConfig:
+        config = await self._load(*key)
         self._entries[key] = _Entry(config, generation, time.monotonic() + self.ttl_seconds)
         self._entries.move_to_end(key)
         while len(self._entries) > MAX_CHANNELS:
             self._entries.popitem(last=False)
         return config
+
+    def _loaded(
+        self, key: tuple[str, str], mine: tuple[int, asyncio.Future[ChannelConfig]], done: asyncio.Future[ChannelConfig]
+    ) -> None:
+        if self._loading.get(key) is mine:
+            del self._loading[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every waiter may have gone
 
     async def _load(self, workspace_id: str, channel_id: str) -> ChannelConfig:
         async with self.db.sessionmaker() as session:

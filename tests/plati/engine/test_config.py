@@ -3,10 +3,12 @@ and after a change made by another process once the entry's lifetime is over."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from plati.connectors import ConnectorManager
 from plati.engine.config import ChannelConfigs
@@ -108,3 +110,23 @@ async def test_an_unknown_channel_is_not_found_and_not_remembered(database: Data
     with pytest.raises(NotFound):  # another workspace's channel
         await configs.get("ws_other", channel_id)
     assert (await configs.get(workspace_id, channel_id)).channel_id == channel_id
+
+
+async def test_turns_arriving_together_on_a_cold_channel_load_its_configuration_once(
+    database: Database, tmp_path: Path
+) -> None:
+    workspace_id, _assistant_id, channel_id = await seed(database)
+    configs = ChannelConfigs(database, registry_for(database, tmp_path), ttl_seconds=3600)
+    channel_reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith("SELECT channels."):
+            channel_reads.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        found = await asyncio.gather(*(configs.get(workspace_id, channel_id) for _ in range(20)))
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+    assert len(channel_reads) == 1
+    assert all(config is found[0] for config in found)
