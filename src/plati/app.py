@@ -27,7 +27,7 @@ from .connectors import Connector, ConnectorConfig, ConnectorManager, open_conne
 from .engine.factory import ProviderFactory
 from .engine.providers import Provider
 from .engine.runner import TurnRunner
-from .errors import PlatiError
+from .errors import PlatiError, TooManyRequests
 from .registry import Registry
 from .security.secrets import SecretBox
 from .settings import Settings
@@ -114,7 +114,9 @@ def create_app(
 
     @app.exception_handler(PlatiError)
     async def plati_error(request: Request, exc: PlatiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.message, exc.code, exc.details), status_code=exc.status_code)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        body = error_body(exc.message, exc.code, exc.details)
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

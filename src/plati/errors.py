@@ -71,3 +71,19 @@ class UpstreamError(PlatiError):
 
     status_code = 502
     code = "upstream_error"
+
+
+class AddressNotAllowed(PlatiError):
+    """An outgoing connection the operator's network policy refuses (see ``plati.security.network``);
+    ``details`` names the rule and the setting that governs it."""
+
+    status_code = 422
+    code = "address_not_allowed"
+
+
+class TooManyRequests(RateLimited):
+    """A rate or concurrency limit was reached; ``retry_after`` is in whole seconds."""
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message, code=code, details=details)
+        self.retry_after = retry_after

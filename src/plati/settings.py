@@ -108,6 +108,42 @@ def _parse_sqlite_synchronous(value: object) -> str:
     return value.strip().lower()
 
 
+def _parse_str_list(value: object) -> tuple[str, ...]:
+    """A list from TOML, or a comma-separated string from the environment; blanks are dropped."""
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        items = list(value)
+    else:
+        raise ValueError("expected a comma-separated string or a list of strings")
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _parse_rate_limit(value: object) -> str | None:
+    """A ``limits`` expression such as ``600/minute`` or ``10/second; 1000/hour``; ``off`` disables."""
+    if not isinstance(value, str):
+        raise ValueError("expected a rate such as '600/minute', or 'off'")
+    text = value.strip()
+    if text.lower() in ("off", "none", "0", ""):
+        return None
+    from limits import parse_many
+
+    try:
+        items = parse_many(text)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ValueError("expected a rate such as '600/minute' or '10/second; 1000/hour', or 'off'")
+    return text
+
+
+def _parse_redis_url(value: object) -> str:
+    url = _parse_str(value)
+    if not url.lower().startswith(("redis://", "rediss://")):
+        raise ValueError("expected a redis:// or rediss:// URL")
+    return url
+
+
 def _parse_path(value: object) -> Path:
     return Path(_parse_str(value)).expanduser()
 
@@ -135,6 +171,19 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "provider_timeout_seconds": _parse_positive_float,
     "step_limit": _parse_positive_int,
     "result_max_chars": _parse_positive_int,
+    # security (docs/security.md)
+    "stdio_commands": _parse_str_list,
+    "block_private_networks": _parse_bool,
+    "allowed_hosts": _parse_str_list,
+    "redis_url": _parse_redis_url,
+    "rate_limit": _parse_rate_limit,
+    "auth_failure_limit": _parse_rate_limit,
+    "max_concurrent_turns": _parse_positive_int,
+    "max_mcp_timeout_seconds": _parse_positive_float,
+    "max_mcp_response_bytes": _parse_positive_int,
+    "max_step_limit": _parse_positive_int,
+    "max_provider_timeout_seconds": _parse_positive_float,
+    "max_output_tokens": _parse_positive_int,
 }
 
 # The providers' own variable names are honoured too, so an existing setup works unchanged.
@@ -144,7 +193,7 @@ _STANDARD_ENV = {
     "anthropic_api_key": "ANTHROPIC_API_KEY",
     "anthropic_base_url": "ANTHROPIC_BASE_URL",
 }
-_SECRET_FIELDS = frozenset({"secret_key", "openai_api_key", "anthropic_api_key"})
+_SECRET_FIELDS = frozenset({"secret_key", "openai_api_key", "anthropic_api_key", "redis_url"})
 
 
 def _env_name(field_name: str) -> str:
@@ -175,6 +224,26 @@ class Settings:
     provider_timeout_seconds: float = 60.0
     step_limit: int = 8
     result_max_chars: int = 16_000
+    # -- security (docs/security.md) --------------------------------------------------------
+    # With stdio allowed, only these commands may be run (empty: any command).
+    stdio_commands: tuple[str, ...] = ()
+    # Refuse loopback and private addresses for workspace-chosen URLs (function servers, model
+    # base URLs), except the hosts / CIDRs of ``allowed_hosts``.
+    block_private_networks: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    # Shared state of several API processes (rate-limit counts); memory when unset.
+    redis_url: str | None = None
+    # Requests per API key, and failed authentications per client address (None: no limit).
+    rate_limit: str | None = "1200/minute"
+    auth_failure_limit: str | None = "30/minute"
+    # Turns running at once in one workspace (beyond: 429).
+    max_concurrent_turns: int = 32
+    # Operator maximums for what a workspace may set (beyond: 422).
+    max_mcp_timeout_seconds: float = 300.0
+    max_mcp_response_bytes: int = 8 * 1_048_576
+    max_step_limit: int = 32
+    max_provider_timeout_seconds: float = 300.0
+    max_output_tokens: int = 32_768
 
     def __repr__(self) -> str:  # keep the secret key out of logs and tracebacks
         shown = ", ".join(
@@ -218,7 +287,22 @@ class Settings:
             _ensure_sqlite_dir(values["database_url"])
         if "secret_key" not in values:
             values["secret_key"] = _load_or_create_secret_key(data_dir)
-        return cls(**values)
+        settings = cls(**values)
+        settings._check_maximums()
+        return settings
+
+    def _check_maximums(self) -> None:
+        for default, maximum in (
+            ("mcp_timeout_seconds", "max_mcp_timeout_seconds"),
+            ("mcp_max_response_bytes", "max_mcp_response_bytes"),
+            ("step_limit", "max_step_limit"),
+            ("provider_timeout_seconds", "max_provider_timeout_seconds"),
+        ):
+            if getattr(self, default) > getattr(self, maximum):
+                raise ConfigError(
+                    f"{_env_name(default)}={getattr(self, default)!r} is above {_env_name(maximum)}="
+                    f"{getattr(self, maximum)!r}; raise the maximum or lower the default."
+                )
 
 
 def _parse(name: str, raw: object, source: str) -> Any:
