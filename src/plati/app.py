@@ -29,8 +29,10 @@ from .engine.providers import Provider
 from .engine.runner import TurnRunner
 from .errors import PlatiError, TooManyRequests
 from .registry import Registry
+from .security.network import NetworkPolicy, Resolver
+from .security.processes import ProcessPolicy
 from .security.secrets import SecretBox
-from .settings import Settings
+from .settings import ConfigError, Settings
 from .store.db import Database, run_migrations
 from .store.hot import HotStore
 
@@ -51,16 +53,26 @@ def create_app(
     database_schema: str | None = None,
     provider_override: Provider | None = None,
     freeze_gc: bool = False,
+    resolver: Resolver | None = None,
 ) -> FastAPI:
     """Build the API app.
 
     ``database_schema`` (PostgreSQL) isolates test databases; ``provider_override`` answers for
-    every assistant (a scripted model in tests and benchmarks). ``freeze_gc`` (for a process
+    every assistant (a scripted model in tests and benchmarks); ``resolver`` replaces the system's
+    name resolution in the network policy (tests). ``freeze_gc`` (for a process
     that serves only this app: ``plati serve``) moves everything that exists once the app has
     started out of the garbage collector's reach (``gc.freeze()``): the models, routes, schemas
     and tables then never have to be walked again, and full collections under load shrink from
     ~150-250 ms pauses of the event loop to ~30-40 ms.
     """
+
+    try:
+        network = NetworkPolicy(
+            block_private=settings.block_private_networks, allowed_hosts=settings.allowed_hosts, resolver=resolver
+        )
+    except ValueError as exc:
+        raise ConfigError(f"Invalid PLATI_ALLOWED_HOSTS: {exc}.") from None
+    processes = ProcessPolicy(allow=settings.allow_stdio, commands=settings.stdio_commands)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,11 +85,13 @@ def create_app(
             async def tools_changed() -> None:
                 await registry.mark_stale(mcp_id)
 
-            return await open_connector(config, on_tools_changed=tools_changed)
+            return await open_connector(
+                config, on_tools_changed=tools_changed, network=network, processes=processes
+            )
 
         connectors = ConnectorManager(opener)
         registry = Registry(settings, db.sessionmaker, box, connectors)
-        providers = ProviderFactory(settings, provider_override)
+        providers = ProviderFactory(settings, provider_override, network=network)
         hot = await HotStore.open(db)
         runner = TurnRunner(settings, db, hot, registry, providers)
         recovered = await runner.recover()
@@ -92,6 +106,8 @@ def create_app(
             registry=registry,
             providers=providers,
             runner=runner,
+            network=network,
+            processes=processes,
         )
         if freeze_gc:
             gc.collect()

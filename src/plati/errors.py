@@ -67,18 +67,28 @@ class RateLimited(PlatiError):
 
 
 class UpstreamError(PlatiError):
-    """A function server (or, later, a model provider) failed: 502 unless a subclass says 504."""
+    """A function server (or a model provider) could not be used: it failed (502, 504 for a
+    timeout), or the operator's policy refuses to reach it (the two subclasses below). Either way
+    a function call fails cleanly: the turn goes on and the model is told."""
 
     status_code = 502
     code = "upstream_error"
 
 
-class AddressNotAllowed(PlatiError):
+class AddressNotAllowed(UpstreamError):
     """An outgoing connection the operator's network policy refuses (see ``plati.security.network``);
-    ``details`` names the rule and the setting that governs it."""
+    ``details`` names the ``rule`` and the ``setting`` that governs it. Raised before any connection."""
 
     status_code = 422
     code = "address_not_allowed"
+
+
+class ProcessNotAllowed(UpstreamError):
+    """A stdio MCP's process may not start: stdio is off (``stdio_disabled``) or the command is not
+    on the operator's allowlist (``command_not_allowed``); see ``plati.security.processes``."""
+
+    status_code = 403
+    code = "stdio_disabled"
 
 
 class TooManyRequests(RateLimited):

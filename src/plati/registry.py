@@ -216,15 +216,18 @@ class Registry:
             raise
 
     async def _find_tool(self, workspace_id: str, mcp_id: str, name: str) -> McpTool:
+        """The cached tool ``name``, discovering the tools again when it is not cached.
+
+        Raises:
+            NotFound: the server does not offer ``name``.
+            UpstreamError: it is not cached and the server cannot be asked (or may not be reached).
+        """
         for tool in await self.tools(workspace_id, mcp_id):
             if tool.name == name:
                 return tool
         # Not in the cache: the server may have gained it since the last discovery.
-        try:
-            mcp = await self.refresh(workspace_id, mcp_id)
-        except UpstreamError:
-            mcp = None
-        for tool in mcp.tools if mcp is not None else ():
+        mcp = await self.refresh(workspace_id, mcp_id)
+        for tool in mcp.tools:
             if tool.name == name:
                 return tool
         raise NotFound(f"MCP {mcp_id} has no function named {name!r}", code="function_not_found")

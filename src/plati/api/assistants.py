@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
@@ -42,8 +43,21 @@ async def assistant_data(svc: Services, session: AsyncSession, assistant: Assist
     return assistant_to_wire(assistant, mcp_ids, unresolved)
 
 
+async def check_base_url(svc: Services, settings: Mapping[str, Any] | None) -> None:
+    """An assistant's own ``base_url`` goes through the network policy (and never gets the
+    operator's key: see plati.engine.factory).
+
+    Raises:
+        AddressNotAllowed: the network policy refuses it.
+    """
+    base_url = (settings or {}).get("base_url")
+    if isinstance(base_url, str) and base_url:
+        await svc.network.check_url_resolved(base_url, field="settings.base_url")
+
+
 @router.post("/assistant", status_code=201, summary="Create an assistant")
 async def create_assistant(body: AssistantCreate, principal: Auth, svc: Svc) -> dict[str, Any]:
+    await check_base_url(svc, body.settings)
     now = utcnow()
     assistant = Assistant(
         id=new_id("asst"),
@@ -83,6 +97,7 @@ async def read_assistant(assistant_id: str, principal: Auth, svc: Svc) -> dict[s
 
 @router.patch("/assistant/{assistant_id}", summary="Update an assistant")
 async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: Auth, svc: Svc) -> dict[str, Any]:
+    await check_base_url(svc, body.settings)
     async with svc.db.sessionmaker() as session:
         async with session.begin():
             assistant = await get_assistant(session, principal.workspace_id, assistant_id)

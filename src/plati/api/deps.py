@@ -15,6 +15,8 @@ from ..errors import Forbidden, Unauthorized
 from ..ids import utcnow
 from ..registry import Registry
 from ..security.keys import hash_api_key
+from ..security.network import NetworkPolicy
+from ..security.processes import ProcessPolicy
 from ..security.secrets import SecretBox
 from ..settings import Settings
 from ..store.db import Database
@@ -36,6 +38,8 @@ class Services:
     registry: Registry
     providers: ProviderFactory
     runner: TurnRunner
+    network: NetworkPolicy
+    processes: ProcessPolicy
 
 
 def services(request: Request) -> Services:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..connectors import CallContext, ConnectorConfig, Discovery
-from ..errors import Conflict, Forbidden, InvalidRequest
+from ..errors import Conflict, InvalidRequest
 from ..ids import new_id, utcnow
 from ..store.models import McpServer
 from .deps import Auth, Services, Svc
@@ -19,18 +19,27 @@ from .wire import CallRequest, McpCreate, McpUpdate, mcp_to_wire, ok, tool_to_wi
 router = APIRouter(tags=["MCPs"])
 
 _CONNECTION_FIELDS = frozenset({"transport", "url", "headers", "command", "args", "env"})
+_PROCESS_FIELDS = frozenset({"command", "args", "env"})
 
 
 def _wire(svc: Services, mcp: McpServer) -> dict[str, Any]:
     return mcp_to_wire(mcp, svc.registry.headers_of(mcp), svc.registry.env_of(mcp))
 
 
-def _check_stdio(svc: Services, transport: str | None) -> None:
-    if transport == "stdio" and not svc.settings.allow_stdio:
-        raise Forbidden(
-            "stdio MCPs run a command on the Plati host; the operator must enable them with PLATI_ALLOW_STDIO=1",
-            code="stdio_disabled",
-        )
+async def _check_target(
+    svc: Services, transport: str, url: str | None, command: str | None, env: dict[str, str]
+) -> None:
+    """The operator's policies for what an MCP would connect to or run, before anything is stored
+    or contacted.
+
+    Raises:
+        AddressNotAllowed: the network policy refuses the URL or one of its addresses.
+        ProcessNotAllowed: stdio is off, or the command (or env) is not allowed.
+    """
+    if transport == "stdio":
+        svc.processes.check(command, env)
+    elif url is not None:
+        await svc.network.check_url_resolved(url)
 
 
 def _name_taken(name: str) -> Conflict:
@@ -39,7 +48,7 @@ def _name_taken(name: str) -> Conflict:
 
 @router.post("/workspace/mcps", status_code=201, summary="Register a function server")
 async def register_mcp(body: McpCreate, principal: Auth, svc: Svc) -> dict[str, Any]:
-    _check_stdio(svc, body.transport)
+    await _check_target(svc, body.transport, body.url, body.command, dict(body.env))
     mcp_id = new_id("mcp")
     settings = svc.settings
     timeout = body.timeout_seconds or settings.mcp_timeout_seconds
@@ -117,7 +126,20 @@ async def get_mcp(mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
 @router.patch("/workspace/mcps/{mcp_id}", summary="Update a function server")
 async def update_mcp(mcp_id: str, body: McpUpdate, principal: Auth, svc: Svc) -> dict[str, Any]:
     fields = body.model_fields_set - {"validate_tools"}
-    _check_stdio(svc, body.transport)
+    if fields & _PROCESS_FIELDS and not svc.settings.allow_stdio:
+        # Whatever the MCP's transport: a stored command must not change while stdio is off.
+        svc.processes.check(None)
+    if fields & _CONNECTION_FIELDS:
+        # Checked before the write transaction: the network policy may resolve a name.
+        async with svc.db.sessionmaker() as session:
+            stored = await svc.registry.get_mcp(session, principal.workspace_id, mcp_id)
+            await _check_target(
+                svc,
+                body.transport or stored.transport,
+                body.url if "url" in fields else stored.url,
+                body.command if "command" in fields else stored.command,
+                dict(body.env) if body.env is not None else svc.registry.env_of(stored),
+            )
     async with svc.db.sessionmaker() as session, session.begin():
         mcp = await svc.registry.get_mcp(session, principal.workspace_id, mcp_id)
         if body.name is not None and body.name != mcp.name:

@@ -52,6 +52,12 @@ async def get_settings(principal: Auth, svc: Svc) -> dict[str, Any]:
 
 @router.patch("/workspace/settings", summary="Set or remove workspace settings")
 async def update_settings(body: WorkspaceSettingsUpdate, principal: Auth, svc: Svc) -> dict[str, Any]:
+    for key in body.model_fields_set:
+        value = getattr(body, key)
+        if key.endswith("_base_url") and value is not None:
+            # A base URL of the workspace's own: the network policy applies, and the operator's
+            # key is never sent there (see plati.engine.factory).
+            await svc.network.check_url_resolved(value, field=key)
     async with svc.db.sessionmaker() as session, session.begin():
         workspace = await session.get(Workspace, principal.workspace_id)
         if workspace is None:

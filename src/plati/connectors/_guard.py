@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 import anyio
 import httpx2
 
+from ..errors import AddressNotAllowed
+from ..security.egress import policy_transport, refusal_in
+from ..security.network import NetworkPolicy
+
 
 @dataclass
 class Exchange:
@@ -27,6 +31,7 @@ class Exchange:
     too_large: bool = False
     statuses: list[int] = field(default_factory=list)
     scope: anyio.CancelScope | None = None
+    refused: AddressNotAllowed | None = None  # the network policy refused a connection
 
     def overflowed(self) -> None:
         """Mark the reply too large and stop waiting for it."""
@@ -68,7 +73,9 @@ class _CountingStream(httpx2.AsyncByteStream):
 
 
 class GuardedTransport(httpx2.AsyncBaseTransport):
-    """Adds the current exchange's headers to each request; caps POST reply bodies.
+    """Adds the current exchange's headers to each request; caps POST reply bodies; records a
+    network-policy refusal on the exchange (the ``mcp`` client reports connection failures only
+    as text).
 
     Only POST replies are capped: a GET is the long-lived stream of server notifications,
     whose events are capped one by one by the ``mcp`` transport (``max_sse_event_size``).
@@ -83,7 +90,12 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         if exchange is not None:
             for key, value in exchange.headers.items():
                 request.headers[key] = value
-        response = await self._inner.handle_async_request(request)
+        try:
+            response = await self._inner.handle_async_request(request)
+        except httpx2.TransportError as exc:
+            if exchange is not None:
+                exchange.refused = refusal_in(exc)
+            raise
         if exchange is not None:
             exchange.statuses.append(response.status_code)
         if request.method != "POST":
@@ -113,8 +125,16 @@ def guarded_client(
     timeout: httpx2.Timeout,
     limit: int,
     auth: httpx2.Auth | None = None,
+    network: NetworkPolicy | None = None,
 ) -> httpx2.AsyncClient:
-    """An httpx2 client for the ``mcp`` transports with the registered headers and the guard."""
+    """An httpx2 client for the ``mcp`` transports with the registered headers and the guard;
+    its connections go through the ``network`` policy; redirects are never followed and proxies
+    from the environment never used."""
     return httpx2.AsyncClient(
-        headers=dict(headers), timeout=timeout, auth=auth, transport=GuardedTransport(limit), follow_redirects=False
+        headers=dict(headers),
+        timeout=timeout,
+        auth=auth,
+        transport=GuardedTransport(limit, policy_transport(network)),
+        follow_redirects=False,
+        trust_env=False,
     )

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 
-from ..errors import UpstreamError
+from ..errors import AddressNotAllowed, UpstreamError
+from ..security.network import NetworkPolicy
+from ..security.processes import ProcessPolicy
 from .base import Connector, ConnectorConfig
 from .errors import UpstreamBadReply, UpstreamTimeout, UpstreamUnauthorized, UpstreamUnreachable
 from .mcp_http import StreamableHttpConnector
@@ -33,32 +35,49 @@ logger = logging.getLogger("plati.connectors")
 PROBE_TIMEOUT_SECONDS = 5.0
 
 
-async def open_connector(config: ConnectorConfig, *, on_tools_changed: ToolsChangedHook | None = None) -> Connector:
+async def open_connector(
+    config: ConnectorConfig,
+    *,
+    on_tools_changed: ToolsChangedHook | None = None,
+    network: NetworkPolicy | None = None,
+    processes: ProcessPolicy | None = None,
+) -> Connector:
     """A connector for ``config``. Explicit transports connect lazily, on first use; ``"http"``
     talks to the server now to detect its protocol (see the module docstring).
 
     ``on_tools_changed`` is set on MCP connectors (called when the server announces a new tool list).
+    ``network`` checks every URL and connection, ``processes`` every stdio process start (the
+    platform always passes both; without them nothing is checked).
 
     Raises:
         ValueError: the config lacks what its transport needs (a url, a command).
+        AddressNotAllowed: ``network`` refuses the URL.
+        ProcessNotAllowed: ``processes`` refuses the command.
         UpstreamError: detection failed (``"http"`` only).
     """
     if config.transport == "http":
-        return await detect(config, on_tools_changed=on_tools_changed)
+        return await detect(config, on_tools_changed=on_tools_changed, network=network)
     if config.transport == "rest":
-        return RestConnector(config)
+        return RestConnector(config, network=network)
     if config.transport == "streamable-http":
-        return StreamableHttpConnector(config, on_tools_changed=on_tools_changed)
+        return StreamableHttpConnector(config, on_tools_changed=on_tools_changed, network=network)
     if config.transport == "sse":
-        return SseConnector(config, on_tools_changed=on_tools_changed)
+        return SseConnector(config, on_tools_changed=on_tools_changed, network=network)
     if config.transport == "stdio":
         if not config.command:
             raise ValueError("A stdio MCP needs a command")
-        return StdioConnector(config, on_tools_changed=on_tools_changed)
+        if processes is not None:
+            processes.check(config.command, config.env)
+        return StdioConnector(config, on_tools_changed=on_tools_changed, processes=processes)
     raise ValueError(f"Unknown transport {config.transport!r}; use http, rest, streamable-http, sse or stdio")
 
 
-async def detect(config: ConnectorConfig, *, on_tools_changed: ToolsChangedHook | None = None) -> Connector:
+async def detect(
+    config: ConnectorConfig,
+    *,
+    on_tools_changed: ToolsChangedHook | None = None,
+    network: NetworkPolicy | None = None,
+) -> Connector:
     """Open a connector to ``config.url`` in whichever protocol it answers: MCP first, then REST.
 
     Raises:
@@ -71,11 +90,13 @@ async def detect(config: ConnectorConfig, *, on_tools_changed: ToolsChangedHook 
         raise ValueError("Transport 'http' needs a url")
     probe_timeout = min(PROBE_TIMEOUT_SECONDS, config.timeout_seconds)
 
-    mcp = StreamableHttpConnector(config.with_transport("streamable-http"), on_tools_changed=on_tools_changed)
+    mcp = StreamableHttpConnector(
+        config.with_transport("streamable-http"), on_tools_changed=on_tools_changed, network=network
+    )
     try:
         await mcp.connect(time_limit=probe_timeout)
         return mcp
-    except UpstreamUnreachable:
+    except (UpstreamUnreachable, AddressNotAllowed):
         await mcp.aclose()
         raise
     except UpstreamError as exc:
@@ -83,7 +104,7 @@ async def detect(config: ConnectorConfig, *, on_tools_changed: ToolsChangedHook 
         mcp_error = exc
     logger.debug("%s is not MCP Streamable HTTP (%s); trying the simple protocol", config.url, mcp_error.code)
 
-    rest = RestConnector(config.with_transport("rest"))
+    rest = RestConnector(config.with_transport("rest"), network=network)
     try:
         await rest.discover(time_limit=probe_timeout)
         return rest

@@ -37,6 +37,7 @@ class StreamableHttpConnector(McpConnector):
                 # requests are bounded by the session's per-request timeout.
                 timeout=httpx2.Timeout(self.config.timeout_seconds, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
                 limit=self.config.max_response_bytes,
+                network=self.network,
             ),
             max_event_size=self.config.max_response_bytes,
         )

@@ -34,6 +34,8 @@ from pydantic import ValidationError
 
 from .. import __version__
 from ..errors import UpstreamError
+from ..security.egress import refusal_in
+from ..security.network import NetworkPolicy
 from ._guard import Exchange, ReplyTooLarge, current_exchange
 from .base import CallContext, CallResult, ConnectorConfig, Discovery, ToolSpec
 from .errors import (
@@ -66,12 +68,21 @@ class McpConnector:
 
     protocol: ClassVar[str]
 
-    def __init__(self, config: ConnectorConfig, *, on_tools_changed: ToolsChangedHook | None = None) -> None:
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        *,
+        on_tools_changed: ToolsChangedHook | None = None,
+        network: NetworkPolicy | None = None,
+    ) -> None:
         if self.protocol == "stdio" and not config.command:
             raise ValueError("An MCP over stdio needs a command")
         if self.protocol != "stdio" and not config.url:
             raise ValueError(f"An MCP over {self.protocol} needs a url")
+        if network is not None and config.url:
+            network.check_url(config.url)
         self.config = config
+        self.network = network
         self.on_tools_changed = on_tools_changed
         self.sessions_opened = 0
         self._client: Client | None = None
@@ -86,6 +97,9 @@ class McpConnector:
     def _transport(self) -> AbstractAsyncContextManager[TransportStreams]:
         """A fresh (not yet entered) transport to the server."""
         raise NotImplementedError
+
+    def _before_connect(self) -> None:
+        """Called before every new session (stdio: the operator's process policy)."""
 
     @property
     def closed(self) -> bool:
@@ -182,6 +196,7 @@ class McpConnector:
             if self._client is not None and self._runner is not None and not self._runner.done():
                 return self._client
             await self._stop_session()
+            self._before_connect()
             return await self._start_session(self.config.timeout_seconds if time_limit is None else time_limit)
 
     async def _start_session(self, time_limit: float) -> Client:
@@ -309,6 +324,9 @@ class McpConnector:
     # -- error mapping -------------------------------------------------------------------------
 
     def _connect_error(self, exc: BaseException, exchange: Exchange) -> UpstreamError:
+        refusal = exchange.refused or refusal_in(exc)
+        if refusal is not None:
+            return refusal
         leaves = _leaves(exc)
         status = exchange.last_error_status()
         if exchange.too_large or any(isinstance(leaf, ReplyTooLarge) for leaf in leaves):
@@ -340,6 +358,8 @@ class McpConnector:
         return UpstreamBadReply(f"The MCP connection to {self.target} failed ({type(first).__name__}).")
 
     def _call_error(self, exc: MCPError, exchange: Exchange, what: str) -> Exception:
+        if exchange.refused is not None:
+            return exchange.refused
         status = exchange.last_error_status()
         if status in (401, 403):
             return self._unauthorized(status)

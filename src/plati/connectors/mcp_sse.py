@@ -40,6 +40,7 @@ class SseConnector(McpConnector):
                 timeout=timeout or httpx2.Timeout(self.config.timeout_seconds),
                 limit=limit,
                 auth=auth,
+                network=self.network,
             )
 
         return sse_client(

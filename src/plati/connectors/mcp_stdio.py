@@ -13,15 +13,35 @@ from contextlib import AbstractAsyncContextManager
 from mcp.client._transport import TransportStreams
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from .mcp_session import McpConnector
+from ..security.processes import ProcessPolicy
+from .base import ConnectorConfig
+from .mcp_session import McpConnector, ToolsChangedHook
 
 PROTOCOL = "stdio"
 
 
 class StdioConnector(McpConnector):
-    """An MCP server run as a subprocess (``config.command``, ``config.args``, ``config.env``)."""
+    """An MCP server run as a subprocess (``config.command``, ``config.args``, ``config.env``).
+
+    With a ``processes`` policy, the operator's rule is checked before every start of the process
+    (first use and every reconnection), whatever the stored configuration says.
+    """
 
     protocol = PROTOCOL
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        *,
+        on_tools_changed: ToolsChangedHook | None = None,
+        processes: ProcessPolicy | None = None,
+    ) -> None:
+        super().__init__(config, on_tools_changed=on_tools_changed)
+        self.processes = processes
+
+    def _before_connect(self) -> None:
+        if self.processes is not None:
+            self.processes.check(self.config.command, self.config.env)
 
     def _transport(self) -> AbstractAsyncContextManager[TransportStreams]:
         if not self.config.command:

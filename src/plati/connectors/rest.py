@@ -22,6 +22,8 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from ..security.egress import PolicyResolver, refusal_in
+from ..security.network import NetworkPolicy
 from .base import CallContext, CallResult, ConnectorConfig, Discovery, ToolSpec
 from .errors import (
     FunctionNotFound,
@@ -64,20 +66,32 @@ class _Reply:
 
 
 class RestConnector:
-    """A function server speaking the simple protocol at ``config.url``."""
+    """A function server speaking the simple protocol at ``config.url``.
+
+    With a ``network`` policy, the URL is checked now and every connection goes to an address the
+    policy checked (:class:`plati.security.egress.PolicyResolver`).
+
+    Raises:
+        AddressNotAllowed: the URL's form or IP literal is refused by ``network``.
+    """
 
     protocol = PROTOCOL
 
-    def __init__(self, config: ConnectorConfig) -> None:
+    def __init__(self, config: ConnectorConfig, *, network: NetworkPolicy | None = None) -> None:
         if not config.url:
             raise ValueError("A REST connector needs a url")
+        if network is not None:
+            network.check_url(config.url)
         self.config = config
+        self.network = network
         self.base_url = config.url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None  # opened on first use, inside the loop
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
+            connector = aiohttp.TCPConnector(resolver=PolicyResolver(self.network)) if self.network else None
             self._session = aiohttp.ClientSession(
+                connector=connector,
                 headers=dict(self.config.headers),
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds),
                 trust_env=False,
@@ -216,6 +230,9 @@ class RestConnector:
         except TimeoutError:
             raise self._timeout(method, path, timeout) from None
         except aiohttp.ClientConnectorError as exc:
+            refusal = refusal_in(exc)
+            if refusal is not None:
+                raise refusal from None
             raise UpstreamUnreachable(f"Nothing answers at {self.base_url} ({type(exc).__name__}).") from exc
         except (aiohttp.ClientError, ValueError) as exc:
             raise UpstreamBadReply(f"{method} {url} failed mid-reply ({type(exc).__name__}).") from exc

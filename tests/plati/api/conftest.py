@@ -4,6 +4,7 @@ PLATI_TEST_DATABASE_URL is set), a workspace and API keys, and real function ser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +92,32 @@ def model() -> Any:
 
 
 @pytest.fixture
-def platform(tmp_path: Path, database_url: Any, platform_env: dict[str, str], model: Any) -> Iterator[Platform]:
+def resolver() -> Any:
+    """The network policy's name resolution (None: the system's); see tests.plati.security.support."""
+    return None
+
+
+@pytest.fixture
+def platform(
+    tmp_path: Path, database_url: Any, platform_env: dict[str, str], model: Any, resolver: Any
+) -> Iterator[Platform]:
     settings = make_settings(tmp_path, database_url.url, **platform_env)
-    app = create_app(settings, database_schema=database_url.schema, provider_override=model)
+    app = create_app(settings, database_schema=database_url.schema, provider_override=model, resolver=resolver)
     with serve_app(app) as url:
         tenant = asyncio.run(_create_tenant(database_url.url, database_url.schema, "main"))
         other = asyncio.run(_create_tenant(database_url.url, database_url.schema, "other"))
         yield Platform(url, settings, database_url.url, database_url.schema, tenant, other)
+
+
+@contextlib.contextmanager
+def another_process(platform: Platform, resolver: Any = None, **env: str) -> Iterator[Platform]:
+    """A second platform app on the same database and secret key, with other settings: what an
+    operator gets by restarting with a changed configuration."""
+    values = {"PLATI_SECRET_KEY": platform.settings.secret_key, **env}
+    settings = make_settings(platform.settings.data_dir.parent, platform.database_url, **values)
+    app = create_app(settings, database_schema=platform.schema, resolver=resolver)
+    with serve_app(app) as url:
+        yield Platform(url, settings, platform.database_url, platform.schema, platform.tenant, platform.other)
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from plati.engine.providers.errors import (
     parse_retry_after,
     provider_message,
 )
+from plati.security.egress import refusal_in
 
 __all__ = ["AnthropicProvider", "to_anthropic_messages", "to_anthropic_tools"]
 
@@ -153,6 +154,9 @@ class AnthropicProvider:
         yield ReplyDone(assembler.reply())
 
     def _raise(self, exc: anthropic.AnthropicError | httpx2.HTTPError) -> NoReturn:
+        refusal = refusal_in(exc)
+        if refusal is not None:  # the network policy refused the workspace's base URL
+            raise refusal from exc
         if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
             raise ProviderTimeout(f"{LABEL} did not answer in time.", provider=NAME) from exc
         if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):

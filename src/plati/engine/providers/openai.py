@@ -42,6 +42,7 @@ from plati.engine.providers.errors import (
     parse_retry_after,
     provider_message,
 )
+from plati.security.egress import refusal_in
 
 __all__ = ["OpenAIProvider", "to_openai_messages", "to_openai_tools"]
 
@@ -142,6 +143,9 @@ class OpenAIProvider:
         yield ReplyDone(assembler.reply())
 
     def _raise(self, exc: openai.OpenAIError | httpx2.HTTPError) -> NoReturn:
+        refusal = refusal_in(exc)
+        if refusal is not None:  # the network policy refused the workspace's base URL
+            raise refusal from exc
         if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
             raise ProviderTimeout(f"{LABEL} did not answer in time.", provider=NAME) from exc
         if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
