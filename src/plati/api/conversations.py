@@ -48,9 +48,15 @@ def _stream(svc: Services, prepared: PreparedTurn) -> StreamingResponse:
 
     def finished(done: asyncio.Task[dict[str, Any]]) -> None:
         if not done.cancelled() and (exc := done.exception()) is not None:
-            code = exc.code if isinstance(exc, PlatiError) else "internal_error"
-            message = exc.message if isinstance(exc, PlatiError) else "Internal error"
-            queue.put_nowait({"type": "error", "content": message, "code": code})
+            # As the JSON error body: ``content`` is what end users may read (a provider failure
+            # is a safe sentence with an error id, see ``engine.safe_errors``); ``details`` is
+            # for the workspace.
+            event: dict[str, Any] = {"type": "error", "content": "Internal error", "code": "internal_error"}
+            if isinstance(exc, PlatiError):
+                event.update(content=exc.message, code=exc.code)
+                if exc.details is not None:
+                    event["details"] = exc.details
+            queue.put_nowait(event)
         queue.put_nowait(None)
 
     task.add_done_callback(finished)

@@ -160,15 +160,17 @@ class McpConnector:
         try:
             result = await self._operate(call_tool, headers=context.headers(), what=f"the call to {name!r}")
         except _InvalidParams as exc:
-            if _UNKNOWN_TOOL.search(exc.message):
+            # Only the protocol says a tool does not exist (SPEC section 3): a -32602 naming it.
+            if _UNKNOWN_TOOL.search(exc.message) and name in exc.message:
                 raise FunctionNotFound(f"{self.target} does not know the function {name!r}.", function=name) from None
             # Arguments the server refused at the protocol level: a failure the model can fix.
             return CallResult(success=False, error=exc.message, duration_ms=_since(started))
         self._check_size(result, f"the call to {name!r}")
         if result.is_error:
+            # A tool result is the function's own answer, whatever it says: the official SDK words
+            # every tool error "Error executing tool X: ..." (e.g. "... Order ORD-9 not found"),
+            # and even its "Unknown tool: X" is a result the model reads, not a protocol error.
             text = "\n".join(block.text for block in result.content if isinstance(block, types.TextContent))
-            if _UNKNOWN_TOOL.search(text) and name in text:
-                raise FunctionNotFound(f"{self.target} does not know the function {name!r}.", function=name)
             return CallResult(
                 success=False, error=text or f"The function {name!r} failed.", duration_ms=_since(started)
             )

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,7 +31,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import update
 
 from ..connectors import CallContext, FunctionNotFound
-from ..errors import Conflict, PlatiError, UpstreamError
+from ..errors import AddressNotAllowed, Conflict, PlatiError, UpstreamError
 from ..ids import new_id, utcnow
 from ..registry import AttachedFunction, Registry, validation_problems
 from ..settings import Settings
@@ -44,6 +43,7 @@ from .factory import ProviderFactory
 from .memory import HISTORY_LIMIT, ConversationMemory, History, Participant
 from .messages import AssistantText, ErrorPart, FunctionCall, FunctionResult, Part, UserText, part_adapter
 from .providers import ModelReply, ModelRequest, Provider, ReplyDone, TextDelta, Usage
+from .safe_errors import SafeFailure, TurnFailed, function_failure, new_error_id, turn_failure
 from .templating import TemplateContext, render_instructions
 
 logger = logging.getLogger("plati.engine")
@@ -156,7 +156,8 @@ class TurnRunner:
         """Run one turn to the end and return the reply data (SPEC section 5).
 
         Raises:
-            UpstreamError: the model provider failed (the user's message and the error are stored).
+            TurnFailed: the model provider failed (a safe sentence for end users; its code, status
+                and detail in ``details``); the user's message and the error are stored.
             PlatiError: anything else that ended the turn (stored as failed).
         """
         conversation_id = prepared.participant.conversation_id
@@ -168,11 +169,17 @@ class TurnRunner:
             state = await self._start(prepared)
             try:
                 return await self._loop(state, emit)
+            except (UpstreamError, AddressNotAllowed) as exc:
+                # The model provider failed; its message may quote the provider or its address.
+                safe = turn_failure(exc)
+                logger.warning("Turn %s failed (error id %s): %s", state.turn_id, safe.error_id, exc.message)
+                await self._fail(state, safe.text, safe)
+                raise TurnFailed(safe, exc) from exc
             except PlatiError as exc:
                 await self._fail(state, exc.message)
                 raise
             except Exception as exc:
-                error_id = secrets.token_hex(4)
+                error_id = new_error_id()
                 logger.error("Turn %s failed (error id %s)", state.turn_id, error_id, exc_info=exc)
                 await self._fail(state, f"Internal error (id {error_id})")
                 raise PlatiError(f"Internal error (id {error_id})") from exc
@@ -288,8 +295,10 @@ class TurnRunner:
             "arguments": call.arguments,
         }
 
-        def failed(error: str) -> tuple[FunctionResult, dict[str, Any]]:
+        def failed(error: str, failure: SafeFailure | None = None) -> tuple[FunctionResult, dict[str, Any]]:
             record.update(success=False, error=error, duration_ms=_ms(started))
+            if failure is not None:
+                record.update(failure.record())
             return FunctionResult(call_id=call.call_id, name=call.name, success=False, error=error), record
 
         if fn is None:
@@ -313,11 +322,15 @@ class TurnRunner:
         try:
             connector = await self.registry.connectors.get(fn.ref.mcp_id, server)
             result = await connector.call(fn.ref.function, call.arguments, context)
-        except FunctionNotFound as exc:
-            await self.registry.mark_stale(fn.ref.mcp_id)
-            return failed(exc.message)
-        except UpstreamError as exc:
-            return failed(exc.message)
+        except PlatiError as exc:
+            # A failed server, or a refusal to connect at all (network policy, stdio switched off):
+            # the call failed, the turn goes on. The model (and so the end user) reads a safe
+            # sentence; the detail goes to the call record and the log (SPEC section 8).
+            if isinstance(exc, FunctionNotFound):
+                await self.registry.mark_stale(fn.ref.mcp_id)
+            safe = function_failure(exc, mcp_name=fn.ref.mcp_name, function=call.name)
+            logger.warning("Call %s failed (error id %s, %s): %s", call.call_id, safe.error_id, exc.code, exc.message)
+            return failed(safe.text, safe)
         if not result.success:
             return failed(result.error or "The function failed")
         data, truncated = self._cap(
@@ -366,15 +379,20 @@ class TurnRunner:
             await emit({"type": "complete", "content": text, "data": data})
         return data
 
-    async def _fail(self, state: _TurnState, message: str) -> None:
+    async def _fail(self, state: _TurnState, message: str, failure: SafeFailure | None = None) -> None:
         """Store the error and mark the turn failed (the first error is the one that counts: a
-        database that fails here too is logged, not raised)."""
+        database that fails here too is logged, not raised).
+
+        ``message`` is what the error part says (end users may read it); with a ``failure``, its
+        detail goes to the part's ``meta`` and the turn's stored error."""
         usage = {"input_tokens": state.usage.input_tokens, "output_tokens": state.usage.output_tokens}
         with contextlib.suppress(Exception):  # already failing; what was written is what it is
             await self._written(state)
-        rows, stored, sizes = self._rows(state, [(ErrorPart(message=message), None)])
+        record = failure.record() if failure is not None else None
+        rows, stored, sizes = self._rows(state, [(ErrorPart(message=message), record)])
+        error = f"{failure.detail} (error id {failure.error_id})" if failure is not None else message
         write = self.hot.finish_turn(
-            state.turn_id, status="failed", error=message, usage=usage, at=utcnow(), messages=rows
+            state.turn_id, status="failed", error=error, usage=usage, at=utcnow(), messages=rows
         )
         self._submitted(state, write, rows, stored, sizes)
         try:
@@ -480,7 +498,11 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {"result": value}
 
 
+_META_KEYS = ("mcp_id", "duration_ms", "error_code", "error_detail", "error_id")
+
+
 def _meta_of(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a stored message keeps of its call record (a failure's detail included)."""
     if record is None:
         return None
-    return {key: record[key] for key in ("mcp_id", "duration_ms") if key in record}
+    return {key: record[key] for key in _META_KEYS if key in record}

@@ -155,8 +155,11 @@ def test_server_failures_go_back_to_the_model(
         http.put(f"/assistant/{assistant_id}/mcp/{mcp_id}")
         channel = http.post("/channels", json={"name": "c", "assistant_id": assistant_id}).json()["data"]["id"]
         data = chat(http, channel, "go").json()["data"]
-    assert data["function_calls"][0]["success"] is False
-    assert "500" in data["reply"]
+    [record] = data["function_calls"]
+    assert (record["success"], record["error_code"]) == (False, "upstream_bad_reply")
+    # The model reads a safe sentence; the HTTP status and the server's text stay in the record.
+    assert data["reply"] == f"The boom service sent a reply that could not be used (error id {record['error_id']})."
+    assert "HTTP 500" in record["error_detail"] and "500" not in data["reply"].replace(record["error_id"], "")
 
 
 def test_the_step_limit_ends_a_runaway_loop_with_a_clear_reply(
@@ -179,10 +182,15 @@ def test_provider_failures_are_clear_errors_and_keep_the_users_message(
         conversation = http.get("/conversations").json()["data"]["conversations"][0]["id"]
         messages = http.get(f"/conversation/{conversation}/messages").json()["data"]["messages"]
     assert (failed.status_code, failed.json()["error"]["code"]) == (502, "provider_unavailable")
+    details = failed.json()["error"]["details"]
+    assert details["detail"] == "The model provider is unreachable"
+    safe = f"The assistant is not available right now; please try again later (error id {details['error_id']})."
+    assert failed.json()["message"] == safe
     assert [(m["kind"], m.get("text") or m.get("message")) for m in messages] == [
         ("user_text", "hello?"),
-        ("error", "The model provider is unreachable"),
+        ("error", safe),
     ]
+    assert messages[-1]["meta"]["error_detail"] == "The model provider is unreachable"
 
 
 def test_the_guides_stateful_pattern_keeps_state_across_turns(

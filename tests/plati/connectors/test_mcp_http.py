@@ -56,6 +56,11 @@ def official_server() -> MCPServer:
         """Always fails."""
         raise ToolError(reason)
 
+    @server.tool()
+    def check_order(order_id: str) -> str:
+        """Look an order up (none exists)."""
+        raise ToolError(f"Order {order_id} not found")
+
     return server
 
 
@@ -90,6 +95,7 @@ async def test_the_sdk_shop_answers_calls_and_failures_over_mcp(shop_url: str) -
 
 
 async def test_an_unknown_function_over_mcp_raises_function_not_found(shop_url: str) -> None:
+    # The SDK answers the protocol's unknown-tool error: JSON-RPC -32602 naming the tool.
     async with connected(streamable(shop_url + "/mcp")) as connector:
         with pytest.raises(FunctionNotFound) as caught:
             await connector.call("send_email", {}, CTX)
@@ -146,17 +152,28 @@ async def test_the_official_mcp_server_is_called(official_url: str) -> None:
         greeted = await connector.call("greet", {"name": "Ada"}, CTX)
         failed = await connector.call("fail", {"reason": "boom"}, CTX)
         assert isinstance(connector, McpConnector) and connector.sessions_opened == 1
-    assert {tool.name for tool in discovery.tools} == {"add", "greet", "fail"}
+    assert {tool.name for tool in discovery.tools} == {"add", "greet", "fail", "check_order"}
     assert discovery.server_name == "Official"
     assert added.success and added.data in (5, {"result": 5})
     assert greeted.success and greeted.data in ("Hello, Ada!", {"result": "Hello, Ada!"})
     assert failed.success is False and failed.error is not None and "boom" in failed.error
 
 
-async def test_an_unknown_function_on_the_official_server_raises_function_not_found(official_url: str) -> None:
+async def test_a_tool_error_saying_not_found_is_the_functions_failure_not_an_unknown_function(
+    official_url: str,
+) -> None:
     async with connected(streamable(official_url)) as connector:
-        with pytest.raises(FunctionNotFound):
-            await connector.call("nope", {}, CTX)
+        failed = await connector.call("check_order", {"order_id": "ORD-9"}, CTX)
+    assert failed.success is False
+    assert failed.error == "Error executing tool check_order: Order ORD-9 not found"
+
+
+async def test_the_official_servers_unknown_tool_result_is_a_function_failure(official_url: str) -> None:
+    # The official SDK answers an unknown tool with an isError result, not the protocol error
+    # (-32602) that alone means "no such function": the model reads it like any failure.
+    async with connected(streamable(official_url)) as connector:
+        failed = await connector.call("nope", {}, CTX)
+    assert (failed.success, failed.error) == (False, "Unknown tool: nope")
 
 
 async def test_a_closed_port_raises_unreachable_over_mcp() -> None:

@@ -16,7 +16,6 @@ from mcp.server.mcpserver import Context, MCPServer
 from plati.connectors import (
     CallContext,
     ConnectorConfig,
-    FunctionNotFound,
     McpConnector,
     UpstreamTooLarge,
     UpstreamUnreachable,
@@ -95,10 +94,11 @@ async def test_the_sse_connector_discovers_and_calls(sse_url: str) -> None:
         discovery = await connector.discover()
         added = await connector.call("add", {"a": 20, "b": 22}, CTX)
         seen = await connector.call("headers", {}, CTX)
-        with pytest.raises(FunctionNotFound):
-            await connector.call("nope", {}, CTX)
+        unknown = await connector.call("nope", {}, CTX)
         assert isinstance(connector, McpConnector) and connector.sessions_opened == 1
     assert discovery.protocol == "sse" and {tool.name for tool in discovery.tools} == {"add", "headers"}
+    # The official server answers an unknown tool with an isError result: a failure, not -32602.
+    assert (unknown.success, unknown.error) == (False, "Unknown tool: nope")
     assert added.success and added.data in (42, {"result": 42})
     assert seen.data == {"x-plati-workspace": "ws_1", "x-plati-conversation": "conv_1"}
 
@@ -160,9 +160,10 @@ async def test_server_everything_over_stdio(everything_js: Path) -> None:
         names = {tool.name for tool in discovery.tools}
         echoed = await connector.call("echo", {"message": "hi there"}, CTX)
         summed = await connector.call("get-sum", {"a": 2, "b": 40}, CTX)
-        with pytest.raises(FunctionNotFound):
-            await connector.call("no-such-tool", {}, CTX)
+        unknown = await connector.call("no-such-tool", {}, CTX)
     assert {"echo", "get-sum"} <= names
+    # The TypeScript SDK turns its own "not found" error into an isError result: a failure.
+    assert unknown.success is False and unknown.error is not None and "no-such-tool" in unknown.error
     assert discovery.server_name is not None
     assert echoed.success and "hi there" in str(echoed.data)
     assert summed.success and "42" in str(summed.data)
