@@ -31,7 +31,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import update
 
 from ..connectors import CallContext, FunctionNotFound
-from ..errors import AddressNotAllowed, Conflict, PlatiError, UpstreamError
+from ..errors import Conflict, PlatiError, UpstreamError
 from ..ids import new_id, utcnow
 from ..registry import AttachedFunction, Registry, validation_problems
 from ..settings import Settings
@@ -169,8 +169,9 @@ class TurnRunner:
             state = await self._start(prepared)
             try:
                 return await self._loop(state, emit)
-            except (UpstreamError, AddressNotAllowed) as exc:
-                # The model provider failed; its message may quote the provider or its address.
+            except UpstreamError as exc:
+                # The model provider failed (or its address was refused); its message may quote
+                # the provider or its address.
                 safe = turn_failure(exc)
                 logger.warning("Turn %s failed (error id %s): %s", state.turn_id, safe.error_id, exc.message)
                 await self._fail(state, safe.text, safe)

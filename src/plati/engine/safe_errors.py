@@ -33,6 +33,7 @@ _FUNCTION_SENTENCES: dict[str, str] = {
     "function_not_found": "{service} does not offer the function {function}",
     "address_not_allowed": "{service} cannot be reached from here",
     "stdio_disabled": "{service} cannot be reached from here",
+    "command_not_allowed": "{service} cannot be reached from here",
 }
 _FUNCTION_FALLBACK = "{service} is not available right now"
 

@@ -87,7 +87,10 @@ def test_a_stdio_mcp_stored_while_allowed_never_starts_once_stdio_is_off(
         stored = http.get(f"/workspace/mcps/{mcp_id}").json()["data"]
     assert (refresh.status_code, refresh.json()["error"]["code"]) == (403, "stdio_disabled")
     assert (call.status_code, call.json()["error"]["code"]) == (403, "stdio_disabled")
-    assert [record["success"] for record in turn["function_calls"]] == [False]
+    [record] = turn["function_calls"]
+    assert (record["success"], record["error_code"]) == (False, "stdio_disabled")
+    assert "PLATI_ALLOW_STDIO" in record["error_detail"]
+    assert sys.executable not in turn["reply"] and "PLATI_ALLOW_STDIO" not in turn["reply"]
     assert stored["command"] == sys.executable and stored["name"] == "renamed"
     assert started(starts) == 1  # nothing ran again
 
