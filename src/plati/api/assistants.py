@@ -12,7 +12,7 @@ from ..errors import NotFound
 from ..ids import new_id, utcnow
 from ..prompt import unresolved_functions
 from ..store.models import Assistant, AssistantMcp
-from .deps import Auth, Services, Svc
+from .deps import Auth, Services, Svc, Writer
 from .wire import AssistantCreate, AssistantUpdate, assistant_to_wire, ok
 
 router = APIRouter(tags=["Assistants"])
@@ -43,7 +43,7 @@ async def assistant_data(svc: Services, session: AsyncSession, assistant: Assist
 
 
 @router.post("/assistant", status_code=201, summary="Create an assistant")
-async def create_assistant(body: AssistantCreate, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def create_assistant(body: AssistantCreate, principal: Writer, svc: Svc) -> dict[str, Any]:
     now = utcnow()
     assistant = Assistant(
         id=new_id("asst"),
@@ -82,7 +82,7 @@ async def read_assistant(assistant_id: str, principal: Auth, svc: Svc) -> dict[s
 
 
 @router.patch("/assistant/{assistant_id}", summary="Update an assistant")
-async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: Writer, svc: Svc) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session:
         async with session.begin():
             assistant = await get_assistant(session, principal.workspace_id, assistant_id)
@@ -96,7 +96,7 @@ async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: 
 
 
 @router.delete("/assistant/{assistant_id}", summary="Delete an assistant")
-async def delete_assistant(assistant_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def delete_assistant(assistant_id: str, principal: Writer, svc: Svc) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session, session.begin():
         assistant = await get_assistant(session, principal.workspace_id, assistant_id)
         await session.delete(assistant)
@@ -104,7 +104,7 @@ async def delete_assistant(assistant_id: str, principal: Auth, svc: Svc) -> dict
 
 
 @router.put("/assistant/{assistant_id}/mcp/{mcp_id}", summary="Attach an MCP to an assistant")
-async def attach_mcp(assistant_id: str, mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def attach_mcp(assistant_id: str, mcp_id: str, principal: Writer, svc: Svc) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session:
         async with session.begin():
             assistant = await get_assistant(session, principal.workspace_id, assistant_id)
@@ -116,7 +116,7 @@ async def attach_mcp(assistant_id: str, mcp_id: str, principal: Auth, svc: Svc) 
 
 
 @router.delete("/assistant/{assistant_id}/mcp/{mcp_id}", summary="Detach an MCP from an assistant")
-async def detach_mcp(assistant_id: str, mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def detach_mcp(assistant_id: str, mcp_id: str, principal: Writer, svc: Svc) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session:
         async with session.begin():
             assistant = await get_assistant(session, principal.workspace_id, assistant_id)

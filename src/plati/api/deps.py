@@ -1,4 +1,10 @@
-"""Request dependencies: the app's services, and API-key authentication."""
+"""Request dependencies: the app's services, and API-key authentication.
+
+Every route declares what its key must be allowed to do: :data:`Auth` for a route that only
+reads, :data:`Writer` for one that writes, runs a turn or calls a function (whatever its HTTP
+method). Read-only keys are refused on writers, and on any method but GET/HEAD/OPTIONS as well
+(defence in depth, for a route that declared the wrong one).
+"""
 
 from __future__ import annotations
 
@@ -53,17 +59,28 @@ class Principal:
 
 
 async def authenticate(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
-    """Resolve ``Authorization: Bearer <key>``; read-only keys may only read.
+    """Resolve ``Authorization: Bearer <key>`` for a route that only reads.
 
     Raises:
         Unauthorized: no key, an unknown key or a revoked key.
-        Forbidden: a read-only key on a write.
+        Forbidden: a read-only key on a method other than GET/HEAD/OPTIONS.
     """
-    return await principal_of(request, svc)
+    return await principal_of(request, svc, write=False)
 
 
-async def principal_of(request: Request, svc: Services) -> Principal:
-    """:func:`authenticate` without dependency injection, for the chat endpoint's hot path."""
+async def authenticate_writer(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+    """Resolve the key of a route that writes, runs a turn or calls a function: read-write only.
+
+    Raises:
+        Unauthorized: no key, an unknown key or a revoked key.
+        Forbidden: a read-only key.
+    """
+    return await principal_of(request, svc, write=True)
+
+
+async def principal_of(request: Request, svc: Services, *, write: bool) -> Principal:
+    """:func:`authenticate` (``write=False``) or :func:`authenticate_writer` (``write=True``)
+    without dependency injection, for the chat endpoint's hot path."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -78,10 +95,13 @@ async def principal_of(request: Request, svc: Services) -> Principal:
     # Recording every use would turn each read into a write; a minute's resolution is enough.
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         await svc.hot.key_used(key.id, now)
-    if request.method not in READ_METHODS and principal.access != "read-write":
+    if (write or request.method not in READ_METHODS) and principal.access != "read-write":
         raise Forbidden("This API key is read-only")
     return principal
 
 
 Auth = Annotated[Principal, Depends(authenticate)]
+"""The caller of a route that only reads (any key of the workspace)."""
+Writer = Annotated[Principal, Depends(authenticate_writer)]
+"""The caller of a route that writes, runs a turn or calls a function (a read-write key)."""
 Svc = Annotated[Services, Depends(services)]
