@@ -27,8 +27,9 @@ from .connectors import Connector, ConnectorConfig, ConnectorManager, open_conne
 from .engine.factory import ProviderFactory
 from .engine.providers import Provider
 from .engine.runner import TurnRunner
-from .errors import PlatiError, TooManyRequests
+from .errors import PlatiError, ServiceUnavailable, TooManyRequests
 from .registry import Registry
+from .security.limits import RequestLimits, TurnSlots
 from .security.secrets import SecretBox
 from .settings import Settings
 from .store.db import Database, run_migrations
@@ -51,6 +52,7 @@ def create_app(
     database_schema: str | None = None,
     provider_override: Provider | None = None,
     freeze_gc: bool = False,
+    redis_prefix: str = "plati",
 ) -> FastAPI:
     """Build the API app.
 
@@ -59,7 +61,9 @@ def create_app(
     that serves only this app: ``plati serve``) moves everything that exists once the app has
     started out of the garbage collector's reach (``gc.freeze()``): the models, routes, schemas
     and tables then never have to be walked again, and full collections under load shrink from
-    ~150-250 ms pauses of the event loop to ~30-40 ms.
+    ~150-250 ms pauses of the event loop to ~30-40 ms. ``redis_prefix`` starts the keys the
+    rate limits keep in Redis (``settings.redis_url``), so that deployments or tests sharing one
+    Redis database keep their counts apart.
     """
 
     @asynccontextmanager
@@ -80,6 +84,7 @@ def create_app(
         providers = ProviderFactory(settings, provider_override)
         hot = await HotStore.open(db)
         runner = TurnRunner(settings, db, hot, registry, providers)
+        limits = RequestLimits(settings, redis_prefix=redis_prefix)
         recovered = await runner.recover()
         if recovered:
             logger.warning("Marked %d turn(s) left running by a previous process as failed", recovered)
@@ -92,6 +97,8 @@ def create_app(
             registry=registry,
             providers=providers,
             runner=runner,
+            limits=limits,
+            turn_slots=TurnSlots(settings.max_concurrent_turns),
         )
         if freeze_gc:
             gc.collect()
@@ -100,6 +107,7 @@ def create_app(
             yield
         finally:
             await runner.aclose()
+            await limits.aclose()
             await providers.aclose()
             await connectors.aclose()
             await hot.aclose()
@@ -114,7 +122,8 @@ def create_app(
 
     @app.exception_handler(PlatiError)
     async def plati_error(request: Request, exc: PlatiError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        retry_after = exc.retry_after if isinstance(exc, TooManyRequests | ServiceUnavailable) else None
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         body = error_body(exc.message, exc.code, exc.details)
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 

@@ -77,9 +77,17 @@ async def _chat(
         text=body.text,
         metadata=body.metadata,
     )
-    prepared = await svc.runner.prepare(request)
+    # The workspace's slot is taken before anything is stored, and given back when the turn's
+    # task ends: turns are detached, so a client that goes away does not end them.
+    svc.turn_slots.acquire(principal_workspace)
     queue: asyncio.Queue[dict[str, Any] | None] | None = asyncio.Queue() if stream else None
-    task = svc.runner.run_detached(prepared, None if queue is None else _emitter(queue))
+    try:
+        prepared = await svc.runner.prepare(request)
+        task = svc.runner.run_detached(prepared, None if queue is None else _emitter(queue))
+    except BaseException:
+        svc.turn_slots.release(principal_workspace)
+        raise
+    task.add_done_callback(lambda _done: svc.turn_slots.release(principal_workspace))
     if queue is not None:
         return _stream(task, queue)
     # Detached as well: a client that gives up on a JSON reply does not lose the stored turn.

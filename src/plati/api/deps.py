@@ -21,6 +21,7 @@ from ..errors import Forbidden, Unauthorized
 from ..ids import utcnow
 from ..registry import Registry
 from ..security.keys import hash_api_key
+from ..security.limits import RequestLimits, TurnSlots
 from ..security.secrets import SecretBox
 from ..settings import Settings
 from ..store.db import Database
@@ -42,6 +43,8 @@ class Services:
     registry: Registry
     providers: ProviderFactory
     runner: TurnRunner
+    limits: RequestLimits
+    turn_slots: TurnSlots
 
 
 def services(request: Request) -> Services:
@@ -62,6 +65,8 @@ async def authenticate(request: Request, svc: Annotated[Services, Depends(servic
     """Resolve ``Authorization: Bearer <key>`` for a route that only reads.
 
     Raises:
+        TooManyRequests: the key's rate limit, or the client address's failed authentications.
+        ServiceUnavailable: the rate-limit storage (Redis) cannot be reached.
         Unauthorized: no key, an unknown key or a revoked key.
         Forbidden: a read-only key on a method other than GET/HEAD/OPTIONS.
     """
@@ -72,6 +77,8 @@ async def authenticate_writer(request: Request, svc: Annotated[Services, Depends
     """Resolve the key of a route that writes, runs a turn or calls a function: read-write only.
 
     Raises:
+        TooManyRequests: the key's rate limit, or the client address's failed authentications.
+        ServiceUnavailable: the rate-limit storage (Redis) cannot be reached.
         Unauthorized: no key, an unknown key or a revoked key.
         Forbidden: a read-only key.
     """
@@ -80,16 +87,27 @@ async def authenticate_writer(request: Request, svc: Annotated[Services, Depends
 
 async def principal_of(request: Request, svc: Services, *, write: bool) -> Principal:
     """:func:`authenticate` (``write=False``) or :func:`authenticate_writer` (``write=True``)
-    without dependency injection, for the chat endpoint's hot path."""
+    without dependency injection, for the chat endpoint's hot path.
+
+    An address that has used up its failed authentications is refused before its key is looked
+    up; each missing, unknown or revoked key counts as a failure of its address; every request
+    with a valid key counts against the key's rate limit (see :mod:`plati.security.limits`).
+    """
+    limits = svc.limits
+    address = request.client.host if request.client is not None else "unknown"
+    await limits.refuse_blocked_address(address)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
+        await limits.count_auth_failure(address)
         raise Unauthorized("Missing API key: send Authorization: Bearer <key>")
     # Every request runs this: a driver statement, not an ORM session (see plati.store.direct).
     key = await svc.hot.api_key(hash_api_key(token))
     if key is None or key.revoked_at is not None:
+        await limits.count_auth_failure(address)
         raise Unauthorized("Invalid or revoked API key")
+    await limits.count_request(key.id)
     principal = Principal(workspace_id=key.workspace_id, key_id=key.id, access=key.access)
     now = utcnow()
     # Recording every use would turn each read into a write; a minute's resolution is enough.
