@@ -8,7 +8,9 @@ of calling that function directly, in the same run.
 Two servers, each in its own process (``turns_servers.py``), both under the uvicorn configuration
 of ``targets.py`` (httptools + uvloop when installed): the SDK's e-commerce example server and the
 platform (``create_app``, SQLite in a temporary directory, or a fresh PostgreSQL database made
-from ``--database-url`` and dropped afterwards) with an instant scripted model. The model asks
+from ``--database-url`` and dropped afterwards) with an instant scripted model, and the abuse
+limits out of the way (``PLATI_RATE_LIMIT=off``, ``PLATI_MAX_CONCURRENT_TURNS`` at twice the
+highest concurrency): the benchmark measures turns, not limits. The model asks
 for ``check_order_status(order_id="ORD-001")``, then answers "Order ORD-001 is <status>" from the
 result, so a turn is: request in, model, one function call to the shop over loopback, model,
 reply out, with everything stored.
@@ -88,16 +90,30 @@ class Phase:
 # -- servers ----------------------------------------------------------------------------------------
 
 
+def limits_off(concurrencies: tuple[int, ...]) -> dict[str, str]:
+    """Settings for the platform process, so the benchmark measures turns and not the abuse
+    limits: no per-key rate limit (every turn is a request of the one key), and room for twice
+    the highest concurrency in the per-workspace cap on turns running at once."""
+    return {"PLATI_RATE_LIMIT": "off", "PLATI_MAX_CONCURRENT_TURNS": str(2 * max(concurrencies))}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def start(kind: str, args: list[str], http: str, loop: str, extra: list[str] | None = None) -> tuple[Any, str]:
+def start(
+    kind: str,
+    args: list[str],
+    http: str,
+    loop: str,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[Any, str]:
     port = free_port()
     argv = [sys.executable, str(HERE / "turns_servers.py"), kind, str(port), *args, http, loop, *(extra or [])]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=ROOT, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -501,6 +517,8 @@ async def main_async(args: argparse.Namespace) -> int:
         f"client: httpx2.AsyncClient in this process; a fresh identity (conversation) every "
         f"{args.turns_per_conversation or 'never'} turns per worker"
     )
+    platform_env = limits_off(concurrencies)
+    print("platform settings: " + " ".join(f"{name}={value}" for name, value in platform_env.items()))
     print(f"load average at start: {machine['loadavg_at_start']}")
     procs: list[Any] = []
     profile_path = tmp / "platform.prof"
@@ -518,7 +536,7 @@ async def main_async(args: argparse.Namespace) -> int:
         shop_proc, shop = start("shop", [str(tmp / "shop.db")], http, loop)
         procs.append(shop_proc)
         extra = [str(profile_path)] if args.profile else []
-        platform_proc, base = start("platform", [data_dir, database_url], http, loop, extra)
+        platform_proc, base = start("platform", [data_dir, database_url], http, loop, extra, env=platform_env)
         procs.append(platform_proc)
         pids = {"platform": platform_proc.pid, "shop": shop_proc.pid}
         limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256)
@@ -584,6 +602,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 "server": f"uvicorn {uvicorn_options(http, loop)}",
                 "client": "httpx2.AsyncClient (benchmark process)",
                 "turns_per_conversation": args.turns_per_conversation,
+                "platform_settings": platform_env,
             },
             "phases": [asdict(p) for p in phases],
             "summary": summary,

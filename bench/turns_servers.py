@@ -54,10 +54,17 @@ def instant_model() -> Any:
     return provider
 
 
+# Passed on from the environment: bench_turns.py switches the abuse limits out of the way with them.
+LIMIT_SETTINGS = ("PLATI_RATE_LIMIT", "PLATI_MAX_CONCURRENT_TURNS")
+
+
 def platform_settings(data_dir: str, database_url: str) -> Any:
+    import os
+
     from plati.settings import Settings
 
-    return Settings.load(env={"PLATI_DATA_DIR": data_dir, "PLATI_DATABASE_URL": database_url})
+    limits = {name: os.environ[name] for name in LIMIT_SETTINGS if name in os.environ}
+    return Settings.load(env={**limits, "PLATI_DATA_DIR": data_dir, "PLATI_DATABASE_URL": database_url})
 
 
 def platform_app(data_dir: str, database_url: str) -> Any:

@@ -27,8 +27,9 @@ from .connectors import Connector, ConnectorConfig, ConnectorManager, open_conne
 from .engine.factory import ProviderFactory
 from .engine.providers import Provider
 from .engine.runner import TurnRunner
-from .errors import PlatiError, TooManyRequests
+from .errors import PlatiError, ServiceUnavailable, TooManyRequests
 from .registry import Registry
+from .security.limits import RequestLimits, TurnSlots
 from .security.network import NetworkPolicy, Resolver
 from .security.processes import ProcessPolicy
 from .security.secrets import SecretBox
@@ -54,6 +55,7 @@ def create_app(
     provider_override: Provider | None = None,
     freeze_gc: bool = False,
     resolver: Resolver | None = None,
+    redis_prefix: str = "plati",
 ) -> FastAPI:
     """Build the API app.
 
@@ -63,7 +65,9 @@ def create_app(
     that serves only this app: ``plati serve``) moves everything that exists once the app has
     started out of the garbage collector's reach (``gc.freeze()``): the models, routes, schemas
     and tables then never have to be walked again, and full collections under load shrink from
-    ~150-250 ms pauses of the event loop to ~30-40 ms.
+    ~150-250 ms pauses of the event loop to ~30-40 ms. ``redis_prefix`` starts the keys the
+    rate limits keep in Redis (``settings.redis_url``), so that deployments or tests sharing one
+    Redis database keep their counts apart.
     """
 
     try:
@@ -94,6 +98,7 @@ def create_app(
         providers = ProviderFactory(settings, provider_override, network=network)
         hot = await HotStore.open(db)
         runner = TurnRunner(settings, db, hot, registry, providers)
+        limits = RequestLimits(settings, redis_prefix=redis_prefix)
         recovered = await runner.recover()
         if recovered:
             logger.warning("Marked %d turn(s) left running by a previous process as failed", recovered)
@@ -108,6 +113,8 @@ def create_app(
             runner=runner,
             network=network,
             processes=processes,
+            limits=limits,
+            turn_slots=TurnSlots(settings.max_concurrent_turns),
         )
         if freeze_gc:
             gc.collect()
@@ -116,6 +123,7 @@ def create_app(
             yield
         finally:
             await runner.aclose()
+            await limits.aclose()
             await providers.aclose()
             await connectors.aclose()
             await hot.aclose()
@@ -130,7 +138,8 @@ def create_app(
 
     @app.exception_handler(PlatiError)
     async def plati_error(request: Request, exc: PlatiError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        retry_after = exc.retry_after if isinstance(exc, TooManyRequests | ServiceUnavailable) else None
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         body = error_body(exc.message, exc.code, exc.details)
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 

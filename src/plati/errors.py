@@ -97,3 +97,16 @@ class TooManyRequests(RateLimited):
     def __init__(self, message: str, *, retry_after: int, code: str | None = None, details: Any = None) -> None:
         super().__init__(message, code=code, details=details)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(PlatiError):
+    """Something the platform depends on (e.g. the Redis holding the rate-limit counts) cannot be
+    reached, so the request is refused rather than served without its safeguards; ``retry_after``
+    is in whole seconds."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message, code=code, details=details)
+        self.retry_after = retry_after

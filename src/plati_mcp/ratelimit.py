@@ -37,7 +37,7 @@ class RateLimitUnavailable(PlatiMCPError):
 
 @dataclass(frozen=True)
 class RateLimitDecision:
-    """The outcome of one :meth:`RateLimiter.hit`.
+    """The outcome of one :meth:`RateLimiter.hit` (or :meth:`RateLimiter.test`).
 
     ``limit`` and ``remaining`` refer to the tightest limit (the one that refused the call, or the
     one with the fewest calls left). ``retry_after`` is the whole number of seconds until a call
@@ -116,6 +116,30 @@ class RateLimiter:
             return await self._hit(hash_credential(key))
         except StorageError as exc:
             raise RateLimitUnavailable(self._storage_url or "memory://", str(exc.storage_error)) from exc
+
+    async def test(self, key: str) -> RateLimitDecision:
+        """Say whether a call for the credential ``key`` would be allowed now, without counting it.
+
+        For a check ahead of the work that decides whether a call counts: e.g. refusing an
+        address that has used up its failed logins before its key is even looked up, while only
+        the failures are counted (with :meth:`hit`).
+
+        Raises:
+            RateLimitUnavailable: when the Redis storage cannot be reached.
+        """
+        digest = hash_credential(key)
+        try:
+            # One read per limit: the window's count says both "allowed" and how long to wait.
+            stats = [(item, await self._strategy.get_window_stats(item, digest)) for item in self._items]
+        except StorageError as exc:
+            raise RateLimitUnavailable(self._storage_url or "memory://", str(exc.storage_error)) from exc
+        now = time.time()
+        waits = [(max(1, math.ceil(window.reset_time - now)), item) for item, window in stats if window.remaining < 1]
+        if waits:
+            retry_after, item = max(waits, key=lambda pair: pair[0])
+            return RateLimitDecision(allowed=False, limit=item.amount, remaining=0, retry_after=retry_after)
+        remaining, item = min(((window.remaining, item) for item, window in stats), key=lambda pair: pair[0])
+        return RateLimitDecision(allowed=True, limit=item.amount, remaining=remaining, retry_after=0)
 
     async def _hit(self, digest: str) -> RateLimitDecision:
         refused: list[RateLimitItem] = []

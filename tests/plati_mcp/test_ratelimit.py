@@ -68,6 +68,30 @@ async def test_calls_beyond_the_limit_are_refused_with_retry_after(make_limiter:
     assert 1 <= refused.retry_after <= 60
 
 
+async def test_test_says_whether_a_call_would_be_allowed_without_counting_it(make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter("2/minute")
+    assert await limiter.test("token-a") == RateLimitDecision(allowed=True, limit=2, remaining=2, retry_after=0)
+    assert await limiter.test("token-a") == RateLimitDecision(allowed=True, limit=2, remaining=2, retry_after=0)
+    assert (await limiter.hit("token-a")).remaining == 1
+    assert (await limiter.test("token-a")).remaining == 1
+    assert (await limiter.hit("token-a")).remaining == 0
+    refused = await limiter.test("token-a")
+    assert not refused.allowed
+    assert (refused.limit, refused.remaining) == (2, 0)
+    assert 1 <= refused.retry_after <= 60
+    assert (await limiter.test("token-b")).allowed
+
+
+async def test_test_with_several_limits_reports_the_one_that_refuses(make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter("5/hour; 1/minute")
+    assert await limiter.test("token-a") == RateLimitDecision(allowed=True, limit=1, remaining=1, retry_after=0)
+    await limiter.hit("token-a")
+    refused = await limiter.test("token-a")
+    assert not refused.allowed
+    assert refused.limit == 1
+    assert 1 <= refused.retry_after <= 60
+
+
 async def test_each_credential_has_its_own_count(make_limiter: MakeLimiter) -> None:
     limiter = make_limiter("1/minute")
     assert (await limiter.hit("token-a")).allowed
@@ -148,6 +172,16 @@ async def test_unreachable_redis_raises_rate_limit_unavailable_without_the_passw
         with pytest.raises(RateLimitUnavailable) as exc_info:
             await limiter.hit("token-a")
         assert "127.0.0.1:1" in str(exc_info.value)
+        assert "hunter2" not in str(exc_info.value)
+    finally:
+        await limiter.aclose()
+
+
+async def test_test_on_unreachable_redis_raises_rate_limit_unavailable() -> None:
+    limiter = RateLimiter("1/minute", storage_url="redis://:hunter2@127.0.0.1:1/0")
+    try:
+        with pytest.raises(RateLimitUnavailable) as exc_info:
+            await limiter.test("token-a")
         assert "hunter2" not in str(exc_info.value)
     finally:
         await limiter.aclose()

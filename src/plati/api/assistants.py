@@ -13,7 +13,7 @@ from ..errors import NotFound
 from ..ids import new_id, utcnow
 from ..prompt import unresolved_functions
 from ..store.models import Assistant, AssistantMcp
-from .deps import Auth, Services, Svc
+from .deps import Auth, Services, Svc, Writer
 from .wire import AssistantCreate, AssistantUpdate, assistant_to_wire, ok
 
 router = APIRouter(tags=["Assistants"])
@@ -56,7 +56,7 @@ async def check_base_url(svc: Services, settings: Mapping[str, Any] | None) -> N
 
 
 @router.post("/assistant", status_code=201, summary="Create an assistant")
-async def create_assistant(body: AssistantCreate, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def create_assistant(body: AssistantCreate, principal: Writer, svc: Svc) -> dict[str, Any]:
     await check_base_url(svc, body.settings)
     now = utcnow()
     assistant = Assistant(
@@ -96,7 +96,7 @@ async def read_assistant(assistant_id: str, principal: Auth, svc: Svc) -> dict[s
 
 
 @router.patch("/assistant/{assistant_id}", summary="Update an assistant")
-async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: Writer, svc: Svc) -> dict[str, Any]:
     await check_base_url(svc, body.settings)
     async with svc.db.sessionmaker() as session:
         async with session.begin():
@@ -111,7 +111,7 @@ async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: 
 
 
 @router.delete("/assistant/{assistant_id}", summary="Delete an assistant")
-async def delete_assistant(assistant_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def delete_assistant(assistant_id: str, principal: Writer, svc: Svc) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session, session.begin():
         assistant = await get_assistant(session, principal.workspace_id, assistant_id)
         await session.delete(assistant)
@@ -119,7 +119,7 @@ async def delete_assistant(assistant_id: str, principal: Auth, svc: Svc) -> dict
 
 
 @router.put("/assistant/{assistant_id}/mcp/{mcp_id}", summary="Attach an MCP to an assistant")
-async def attach_mcp(assistant_id: str, mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def attach_mcp(assistant_id: str, mcp_id: str, principal: Writer, svc: Svc) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session:
         async with session.begin():
             assistant = await get_assistant(session, principal.workspace_id, assistant_id)
@@ -131,7 +131,7 @@ async def attach_mcp(assistant_id: str, mcp_id: str, principal: Auth, svc: Svc) 
 
 
 @router.delete("/assistant/{assistant_id}/mcp/{mcp_id}", summary="Detach an MCP from an assistant")
-async def detach_mcp(assistant_id: str, mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def detach_mcp(assistant_id: str, mcp_id: str, principal: Writer, svc: Svc) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session:
         async with session.begin():
             assistant = await get_assistant(session, principal.workspace_id, assistant_id)

@@ -12,7 +12,7 @@ from ..errors import NotFound
 from ..ids import new_id, utcnow
 from ..store.models import Channel
 from .assistants import get_assistant
-from .deps import Auth, Svc
+from .deps import Auth, Svc, Writer
 from .wire import ChannelCreate, ChannelUpdate, channel_to_wire, ok
 
 router = APIRouter(tags=["Channels"])
@@ -28,7 +28,7 @@ async def get_channel(session: AsyncSession, workspace_id: str, channel_id: str)
 
 
 @router.post("/channels", status_code=201, summary="Create a channel")
-async def create_channel(body: ChannelCreate, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def create_channel(body: ChannelCreate, principal: Writer, svc: Svc) -> dict[str, Any]:
     now = utcnow()
     async with svc.db.sessionmaker() as session, session.begin():
         if body.assistant_id is not None:
@@ -66,7 +66,7 @@ async def read_channel(channel_id: str, principal: Auth, svc: Svc) -> dict[str, 
 
 
 @router.put("/channels/{channel_id}", summary="Update a channel")
-async def update_channel(channel_id: str, body: ChannelUpdate, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def update_channel(channel_id: str, body: ChannelUpdate, principal: Writer, svc: Svc) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session, session.begin():
         channel = await get_channel(session, principal.workspace_id, channel_id)
         fields = body.model_fields_set
@@ -85,7 +85,7 @@ async def update_channel(channel_id: str, body: ChannelUpdate, principal: Auth, 
 
 
 @router.delete("/channels/{channel_id}", summary="Delete a channel")
-async def delete_channel(channel_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def delete_channel(channel_id: str, principal: Writer, svc: Svc) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session, session.begin():
         channel = await get_channel(session, principal.workspace_id, channel_id)
         await session.delete(channel)

@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
-from ..engine.runner import ChatRequest, PreparedTurn
+from ..engine.runner import ChatRequest, Emit
 from ..errors import BadRequest, InvalidRequest, NotFound, PlatiError
 from ..store.models import Conversation, Identity, Message
-from .deps import Auth, Services, Svc, principal_of, services
+from .deps import Auth, Services, Svc, Writer, principal_of, services
 from .wire import Body, ok
 
 router = APIRouter(tags=["Conversations"])
@@ -38,14 +38,14 @@ def _sse(event: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(event, ensure_ascii=False, default=str)}\n\n".encode()
 
 
-def _stream(svc: Services, prepared: PreparedTurn) -> StreamingResponse:
-    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-
+def _emitter(queue: asyncio.Queue[dict[str, Any] | None]) -> Emit:
     async def emit(event: dict[str, Any]) -> None:
         queue.put_nowait(event)
 
-    task = svc.runner.run_detached(prepared, emit)
+    return emit
 
+
+def _stream(task: asyncio.Task[dict[str, Any]], queue: asyncio.Queue[dict[str, Any] | None]) -> StreamingResponse:
     def finished(done: asyncio.Task[dict[str, Any]]) -> None:
         if not done.cancelled() and (exc := done.exception()) is not None:
             # As the JSON error body: ``content`` is what end users may read (a provider failure
@@ -83,11 +83,21 @@ async def _chat(
         text=body.text,
         metadata=body.metadata,
     )
-    prepared = await svc.runner.prepare(request)
-    if stream:
-        return _stream(svc, prepared)
+    # The workspace's slot is taken before anything is stored, and given back when the turn's
+    # task ends: turns are detached, so a client that goes away does not end them.
+    svc.turn_slots.acquire(principal_workspace)
+    queue: asyncio.Queue[dict[str, Any] | None] | None = asyncio.Queue() if stream else None
+    try:
+        prepared = await svc.runner.prepare(request)
+        task = svc.runner.run_detached(prepared, None if queue is None else _emitter(queue))
+    except BaseException:
+        svc.turn_slots.release(principal_workspace)
+        raise
+    task.add_done_callback(lambda _done: svc.turn_slots.release(principal_workspace))
+    if queue is not None:
+        return _stream(task, queue)
     # Detached as well: a client that gives up on a JSON reply does not lose the stored turn.
-    data = await asyncio.shield(svc.runner.run_detached(prepared))
+    data = await asyncio.shield(task)
     # Already JSON-ready: skip FastAPI's encoder walk of the whole reply.
     return JSONResponse(ok("Reply", data))
 
@@ -128,7 +138,7 @@ async def chat(identity_id: IdentityId, channel_id: str, request: Request) -> An
     # Every turn comes through here: resolved by hand, FastAPI's dependency solving costs more
     # than the rest of the request handling together.
     svc = services(request)
-    principal = await principal_of(request, svc)
+    principal = await principal_of(request, svc, write=True)
     body = parse_chat_body(await request.body())
     wants_stream = "text/event-stream" in request.headers.get("accept", "")
     return await _chat(svc, principal.workspace_id, identity_id, channel_id, body, wants_stream)
@@ -137,7 +147,7 @@ async def chat(identity_id: IdentityId, channel_id: str, request: Request) -> An
 @router.get("/conversation/{identity_id}/streaming", summary="Send a message, stream the reply (SSE)")
 async def streaming(
     identity_id: IdentityId,
-    principal: Auth,
+    principal: Writer,
     svc: Svc,
     channel_id: str = Query(min_length=1),
     text: str = Query(min_length=1, max_length=MAX_TEXT),

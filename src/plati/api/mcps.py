@@ -13,7 +13,7 @@ from ..connectors import CallContext, ConnectorConfig, Discovery
 from ..errors import Conflict, InvalidRequest
 from ..ids import new_id, utcnow
 from ..store.models import McpServer
-from .deps import Auth, Services, Svc
+from .deps import Auth, Services, Svc, Writer
 from .wire import CallRequest, McpCreate, McpUpdate, mcp_to_wire, ok, tool_to_wire
 
 router = APIRouter(tags=["MCPs"])
@@ -47,7 +47,7 @@ def _name_taken(name: str) -> Conflict:
 
 
 @router.post("/workspace/mcps", status_code=201, summary="Register a function server")
-async def register_mcp(body: McpCreate, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def register_mcp(body: McpCreate, principal: Writer, svc: Svc) -> dict[str, Any]:
     await _check_target(svc, body.transport, body.url, body.command, dict(body.env))
     mcp_id = new_id("mcp")
     settings = svc.settings
@@ -124,7 +124,7 @@ async def get_mcp(mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
 
 
 @router.patch("/workspace/mcps/{mcp_id}", summary="Update a function server")
-async def update_mcp(mcp_id: str, body: McpUpdate, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def update_mcp(mcp_id: str, body: McpUpdate, principal: Writer, svc: Svc) -> dict[str, Any]:
     fields = body.model_fields_set - {"validate_tools"}
     if fields & _PROCESS_FIELDS and not svc.settings.allow_stdio:
         # Whatever the MCP's transport: a stored command must not change while stdio is off.
@@ -189,7 +189,7 @@ async def update_mcp(mcp_id: str, body: McpUpdate, principal: Auth, svc: Svc) ->
 
 
 @router.delete("/workspace/mcps/{mcp_id}", summary="Remove a function server")
-async def delete_mcp(mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def delete_mcp(mcp_id: str, principal: Writer, svc: Svc) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session, session.begin():
         mcp = await svc.registry.get_mcp(session, principal.workspace_id, mcp_id)
         await session.delete(mcp)
@@ -204,7 +204,7 @@ async def list_tools(mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
 
 
 @router.post("/workspace/mcps/{mcp_id}/refresh", summary="Discover the tools again")
-async def refresh_mcp(mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def refresh_mcp(mcp_id: str, principal: Writer, svc: Svc) -> dict[str, Any]:
     mcp = await svc.registry.refresh(principal.workspace_id, mcp_id)
     data = _wire(svc, mcp)
     data["tools"] = [tool_to_wire(tool) for tool in mcp.tools]
@@ -212,7 +212,9 @@ async def refresh_mcp(mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
 
 
 @router.post("/workspace/mcps/{mcp_id}/call", summary="Try one function")
-async def call_function(mcp_id: str, body: CallRequest, principal: Auth, svc: Svc, request: Request) -> dict[str, Any]:
+async def call_function(
+    mcp_id: str, body: CallRequest, principal: Writer, svc: Svc, request: Request
+) -> dict[str, Any]:
     context = CallContext(
         workspace_id=principal.workspace_id,
         request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,

@@ -11,7 +11,7 @@ from pydantic import Field
 from ..errors import NotFound
 from ..security.secrets import mask_secret
 from ..store.models import Workspace
-from .deps import Auth, Services, Svc
+from .deps import Auth, Services, Svc, Writer
 from .wire import Body, ok
 
 router = APIRouter(tags=["Workspace"])
@@ -51,7 +51,7 @@ async def get_settings(principal: Auth, svc: Svc) -> dict[str, Any]:
 
 
 @router.patch("/workspace/settings", summary="Set or remove workspace settings")
-async def update_settings(body: WorkspaceSettingsUpdate, principal: Auth, svc: Svc) -> dict[str, Any]:
+async def update_settings(body: WorkspaceSettingsUpdate, principal: Writer, svc: Svc) -> dict[str, Any]:
     for key in body.model_fields_set:
         value = getattr(body, key)
         if key.endswith("_base_url") and value is not None:

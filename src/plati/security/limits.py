@@ -1,0 +1,166 @@
+"""Abuse limits of the API: requests per API key, failed authentications per client address, and
+turns running at once per workspace.
+
+- **Requests per key** (``settings.rate_limit``, e.g. ``1200/minute``): every authenticated
+  request counts, reads and writes alike; beyond the limit, 429 ``rate_limited``.
+- **Failed authentications per address** (``settings.auth_failure_limit``): every request with a
+  missing, malformed, unknown or revoked key counts against its client address
+  (``request.client.host``; behind a trusted proxy, uvicorn's proxy-headers handling sets it from
+  ``X-Forwarded-For``). An address that has used its failures up is answered 429
+  ``too_many_auth_failures`` before its key is looked up, whatever key it carries, even a valid
+  one, until the window moves on.
+- **Turns at once per workspace** (``settings.max_concurrent_turns``): see :class:`TurnSlots`.
+
+The two rate limits count with :class:`plati_mcp.ratelimit.RateLimiter` (moving windows, counted
+names hashed): in memory, or in Redis when ``settings.redis_url`` is set, so that every API process
+shares the counts. When Redis cannot be reached, requests are refused with 503
+``rate_limit_unavailable`` (and the outage is logged): a limit that silently stopped counting would
+not be a limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+
+from plati_mcp.ratelimit import RateLimitDecision, RateLimiter, RateLimitUnavailable
+
+from ..errors import ServiceUnavailable, TooManyRequests
+from ..settings import Settings
+
+logger = logging.getLogger("plati.limits")
+
+__all__ = ["RequestLimits", "TurnSlots"]
+
+_UNAVAILABLE_RETRY_AFTER = 5
+
+
+class RequestLimits:
+    """The API's two rate limits, built once by the app's lifespan (a limit set to ``off`` is
+    ``None`` and costs nothing).
+
+    ``redis_prefix`` starts every Redis key, so that deployments (or tests) sharing one Redis
+    database keep their counts apart.
+    """
+
+    def __init__(self, settings: Settings, *, redis_prefix: str = "plati") -> None:
+        storage = settings.redis_url
+        self.per_key: RateLimiter | None = None
+        self.auth_failures: RateLimiter | None = None
+        if settings.rate_limit is not None:
+            self.per_key = RateLimiter(settings.rate_limit, storage_url=storage, key_prefix=f"{redis_prefix}:keys")
+        if settings.auth_failure_limit is not None:
+            self.auth_failures = RateLimiter(
+                settings.auth_failure_limit, storage_url=storage, key_prefix=f"{redis_prefix}:auth-failures"
+            )
+
+    async def refuse_blocked_address(self, address: str) -> None:
+        """Refuse an address that has used up its failed authentications (nothing is counted).
+
+        Raises:
+            TooManyRequests: ``too_many_auth_failures``, with ``retry_after``.
+            ServiceUnavailable: ``rate_limit_unavailable`` (Redis cannot be reached).
+        """
+        if self.auth_failures is None:
+            return
+        decision = await self._ask(self.auth_failures.test(address))
+        if not decision.allowed:
+            raise TooManyRequests(
+                f"Too many failed authentications from this address; retry in {decision.retry_after} s",
+                retry_after=decision.retry_after,
+                code="too_many_auth_failures",
+                details={"limit": self.auth_failures.describe()},
+            )
+
+    async def count_auth_failure(self, address: str) -> None:
+        """Count one failed authentication of ``address``.
+
+        Raises:
+            ServiceUnavailable: ``rate_limit_unavailable`` (Redis cannot be reached).
+        """
+        if self.auth_failures is not None:
+            await self._ask(self.auth_failures.hit(address))
+
+    async def count_request(self, key_id: str) -> None:
+        """Count one request of the API key ``key_id``.
+
+        Raises:
+            TooManyRequests: ``rate_limited``, with ``retry_after`` (the request is not counted).
+            ServiceUnavailable: ``rate_limit_unavailable`` (Redis cannot be reached).
+        """
+        if self.per_key is None:
+            return
+        decision = await self._ask(self.per_key.hit(key_id))
+        if not decision.allowed:
+            raise TooManyRequests(
+                f"Rate limit of this API key reached ({self.per_key.describe()}); retry in {decision.retry_after} s",
+                retry_after=decision.retry_after,
+                code="rate_limited",
+                details={"limit": self.per_key.describe()},
+            )
+
+    async def _ask(self, pending: Awaitable[RateLimitDecision]) -> RateLimitDecision:
+        try:
+            decision = await pending
+        except RateLimitUnavailable as exc:
+            # The log names the storage (its URL without the password); the caller learns to retry.
+            logger.exception("Refusing a request: %s", exc)
+            raise ServiceUnavailable(
+                "Rate limiting is unavailable right now; retry shortly",
+                retry_after=_UNAVAILABLE_RETRY_AFTER,
+                code="rate_limit_unavailable",
+            ) from None
+        return decision
+
+    async def aclose(self) -> None:
+        """Release the storages (Redis connections, the memory expiry task)."""
+        for limiter in (self.per_key, self.auth_failures):
+            if limiter is not None:
+                await limiter.aclose()
+
+
+class TurnSlots:
+    """At most ``limit`` turns running at once per workspace; one more is 429 ``too_many_turns``
+    with ``Retry-After: 1``, before anything of it is stored. Other workspaces are unaffected.
+
+    A slot is taken before the turn is prepared and given back when the turn's task ends, however
+    it ends (completed, failed, cancelled), and also when its client has gone away (turns run as
+    detached tasks: :meth:`plati.engine.runner.TurnRunner.run_detached`). A turn waiting for an
+    earlier turn of its conversation holds its slot while it waits.
+
+    Counted in this process only: with several API processes, each allows ``limit`` turns per
+    workspace (coordinating the count across processes is separate work).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._running: dict[str, int] = {}
+
+    def running(self, workspace_id: str) -> int:
+        """Turns of the workspace holding a slot now."""
+        return self._running.get(workspace_id, 0)
+
+    def acquire(self, workspace_id: str) -> None:
+        """Take a slot for a turn of ``workspace_id``; give it back with :meth:`release`.
+
+        Raises:
+            TooManyRequests: ``too_many_turns`` (the workspace's turns are all running).
+        """
+        running = self._running.get(workspace_id, 0)
+        if running >= self.limit:
+            raise TooManyRequests(
+                f"This workspace already has {running} turns running (the limit is {self.limit}); "
+                "retry when one has finished",
+                retry_after=1,
+                code="too_many_turns",
+                details={"limit": self.limit},
+            )
+        self._running[workspace_id] = running + 1
+
+    def release(self, workspace_id: str) -> None:
+        """Give back a slot taken with :meth:`acquire`."""
+        left = self._running.get(workspace_id, 0) - 1
+        if left > 0:
+            self._running[workspace_id] = left
+        else:
+            self._running.pop(workspace_id, None)
