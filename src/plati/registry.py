@@ -160,14 +160,14 @@ class Registry:
             mcp.status = "error"
             mcp.last_error = reason
 
-    async def tools(self, workspace_id: str, mcp_id: str) -> Sequence[McpTool]:
-        """The cached tools, refreshed first when the cache has expired (stale tools are served
-        when the refresh fails, and the MCP shows the error)."""
+    async def tools(self, workspace_id: str, mcp_id: str, *, refresh: bool = True) -> Sequence[McpTool]:
+        """The cached tools, refreshed first when the cache has expired and ``refresh`` allows it
+        (stale tools are served when the refresh fails, and the MCP shows the error)."""
         async with self.sessionmaker() as session:
             mcp = await self.get_mcp(session, workspace_id, mcp_id)
             expired = mcp.enabled and (mcp.tools_expire_at is None or mcp.tools_expire_at <= utcnow())
             tools = list(mcp.tools)
-        if not expired:
+        if not expired or not refresh:
             return tools
         try:
             mcp = await self.refresh(workspace_id, mcp_id)

@@ -199,7 +199,9 @@ async def delete_mcp(mcp_id: str, principal: Writer, svc: Svc) -> dict[str, Any]
 
 @router.get("/workspace/mcps/{mcp_id}/tools", summary="The function server's cached tools")
 async def list_tools(mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
-    tools = await svc.registry.tools(principal.workspace_id, mcp_id)
+    # Refreshing an expired cache contacts the server and rewrites the cache: read-write keys only.
+    refresh = principal.access == "read-write"
+    tools = await svc.registry.tools(principal.workspace_id, mcp_id, refresh=refresh)
     return ok(f"{len(tools)} tool(s)", [tool_to_wire(tool) for tool in tools])
 
 

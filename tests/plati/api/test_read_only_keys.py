@@ -30,6 +30,12 @@ QUESTION = "Where is my order ORD-001?"
 VOLATILE = frozenset({("api_keys", "last_used_at")})
 
 
+@pytest.fixture
+def platform_env() -> dict[str, str]:
+    # Every cached tool list is already expired: a read that refreshed it would rewrite it.
+    return {"PLATI_TOOLS_TTL_SECONDS": "0"}
+
+
 class CallCounter:
     """An ASGI wrapper around a function server that counts the ``POST …/call`` it receives."""
 
