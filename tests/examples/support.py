@@ -37,6 +37,12 @@ def free_port() -> int:
     return port
 
 
+def interruptible() -> None:
+    """``preexec_fn`` for a child stopped with SIGINT: a shell without job control starts
+    background jobs with SIGINT ignored, and a Python child would inherit that and never stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def running_module(*args: str, timeout: float = 30.0) -> Iterator[subprocess.Popen[str]]:
     """Run ``python -m <args>`` from the repository root; stop it (SIGINT, then kill) on exit."""
@@ -46,6 +52,7 @@ def running_module(*args: str, timeout: float = 30.0) -> Iterator[subprocess.Pop
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
     try:
         yield process

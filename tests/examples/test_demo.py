@@ -11,7 +11,7 @@ import threading
 
 import httpx
 
-from .support import REPO
+from .support import REPO, interruptible
 
 
 def test_the_demo_runs_both_protocols_and_exits_cleanly() -> None:
@@ -43,6 +43,7 @@ def test_the_demo_can_keep_serving_for_other_clients() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
     assert process.stdout is not None
     lines: queue.Queue[str] = queue.Queue()
