@@ -13,7 +13,7 @@ from ..ids import new_id, utcnow
 from ..prompt import unresolved_functions
 from ..store.models import Assistant, AssistantMcp
 from .deps import Auth, Services, Svc
-from .wire import AssistantCreate, AssistantUpdate, assistant_to_wire, ok
+from .wire import AssistantCreate, AssistantSettings, AssistantUpdate, assistant_to_wire, ok
 
 router = APIRouter(tags=["Assistants"])
 
@@ -44,6 +44,7 @@ async def assistant_data(svc: Services, session: AsyncSession, assistant: Assist
 
 @router.post("/assistant", status_code=201, summary="Create an assistant")
 async def create_assistant(body: AssistantCreate, principal: Auth, svc: Svc) -> dict[str, Any]:
+    body.check_maximums(svc.settings)
     now = utcnow()
     assistant = Assistant(
         id=new_id("asst"),
@@ -53,7 +54,7 @@ async def create_assistant(body: AssistantCreate, principal: Auth, svc: Svc) -> 
         provider=body.provider,
         model=body.model,
         languages=list(body.languages),
-        settings=dict(body.settings),
+        settings=body.settings.stored(),
         created_at=now,
         updated_at=now,
     )
@@ -83,6 +84,7 @@ async def read_assistant(assistant_id: str, principal: Auth, svc: Svc) -> dict[s
 
 @router.patch("/assistant/{assistant_id}", summary="Update an assistant")
 async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: Auth, svc: Svc) -> dict[str, Any]:
+    body.check_maximums(svc.settings)
     async with svc.db.sessionmaker() as session:
         async with session.begin():
             assistant = await get_assistant(session, principal.workspace_id, assistant_id)
@@ -90,6 +92,8 @@ async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: 
                 value = getattr(body, field)
                 if value is None and field != "model":
                     continue
+                if isinstance(value, AssistantSettings):
+                    value = value.stored()
                 setattr(assistant, field, value)
             assistant.updated_at = utcnow()
         return ok("Assistant updated", await assistant_data(svc, session, assistant))

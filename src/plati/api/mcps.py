@@ -39,6 +39,7 @@ def _name_taken(name: str) -> Conflict:
 
 @router.post("/workspace/mcps", status_code=201, summary="Register a function server")
 async def register_mcp(body: McpCreate, principal: Auth, svc: Svc) -> dict[str, Any]:
+    body.check_maximums(svc.settings)
     _check_stdio(svc, body.transport)
     mcp_id = new_id("mcp")
     settings = svc.settings
@@ -117,6 +118,7 @@ async def get_mcp(mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
 @router.patch("/workspace/mcps/{mcp_id}", summary="Update a function server")
 async def update_mcp(mcp_id: str, body: McpUpdate, principal: Auth, svc: Svc) -> dict[str, Any]:
     fields = body.model_fields_set - {"validate_tools"}
+    body.check_maximums(svc.settings)
     _check_stdio(svc, body.transport)
     async with svc.db.sessionmaker() as session, session.begin():
         mcp = await svc.registry.get_mcp(session, principal.workspace_id, mcp_id)
