@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -93,9 +94,25 @@ class HeaderItem(Body):
         return value
 
 
+_URL_PATTERN = r"^https?://[^\s/]+"
+_URL_SCHEMA: dict[str, Any] = {"pattern": _URL_PATTERN}  # documented; checked by _check_url
+
+
 def _check_url(url: str | None) -> str | None:
-    if url is not None and not re.match(r"^https?://[^\s/]+", url):
+    """The shape of an http(s) URL: scheme, a host, a port in range (where it may point is the
+    network policy's business, when it is used)."""
+    if url is None:
+        return None
+    if not re.match(_URL_PATTERN, url):
         raise ValueError("must be an http:// or https:// URL")
+    malformed = ValueError("must be a well-formed http:// or https:// URL (a host, an optional port 1-65535)")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port that is not a number in 0-65535
+    except ValueError:
+        raise malformed from None
+    if not parts.hostname or port == 0:
+        raise malformed
     return url
 
 
@@ -107,7 +124,7 @@ class McpCreate(Body):
 
     name: str = Field(min_length=1, max_length=100)
     transport: Transport = "http"
-    url: str | None = Field(default=None, max_length=2048)
+    url: str | None = Field(default=None, max_length=2048, json_schema_extra=_URL_SCHEMA)
     headers: list[HeaderItem] = Field(default_factory=list, max_length=50)
     command: str | None = Field(default=None, max_length=1024)
     args: list[str] = Field(default_factory=list, max_length=100)
@@ -137,7 +154,7 @@ class McpUpdate(Body):
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     transport: Transport | None = None
-    url: str | None = Field(default=None, max_length=2048)
+    url: str | None = Field(default=None, max_length=2048, json_schema_extra=_URL_SCHEMA)
     headers: list[HeaderItem] | None = Field(default=None, max_length=50)
     command: str | None = Field(default=None, max_length=1024)
     args: list[str] | None = Field(default=None, max_length=100)
@@ -173,7 +190,12 @@ class AssistantSettings(Body):
         "step_limit": "max_step_limit",
     }
 
-    base_url: str | None = Field(default=None, max_length=2048, description="An OpenAI/Anthropic-compatible server")
+    base_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="An OpenAI/Anthropic-compatible server",
+        json_schema_extra=_URL_SCHEMA,
+    )
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, description="At most PLATI_MAX_OUTPUT_TOKENS")
     timeout_seconds: float | None = Field(default=None, gt=0, description="At most PLATI_MAX_PROVIDER_TIMEOUT_SECONDS")

@@ -231,3 +231,11 @@ def test_a_body_that_is_not_json_or_not_an_object_is_a_400_or_422(platform: Plat
         refused(http.post("/assistant", **garbage), None, status=400)  # type: ignore[arg-type]
         refused(http.post(chat, content=json.dumps(["text"])), "")
         refused(http.post("/assistant", json=["name"]), "")
+
+
+def test_a_streamed_message_of_only_whitespace_is_a_422_naming_the_query_parameter(
+    platform: Platform, ids: dict[str, str]
+) -> None:
+    with platform.client() as http:
+        response = http.get("/conversation/u1/streaming", params={"channel_id": ids["channel"], "text": "   "})
+    refused(response, "query.text")
