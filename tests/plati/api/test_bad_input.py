@@ -239,3 +239,14 @@ def test_a_streamed_message_of_only_whitespace_is_a_422_naming_the_query_paramet
     with platform.client() as http:
         response = http.get("/conversation/u1/streaming", params={"channel_id": ids["channel"], "text": "   "})
     refused(response, "query.text")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1]:99999", "http://a:b@[::1", "http://:80/", "https://shop:0/", "ftp://shop"]
+)
+def test_a_malformed_url_is_a_422_before_any_connection(platform: Platform, url: str) -> None:
+    with platform.client() as http:
+        mcp = http.post("/workspace/mcps", json={"name": "s", "url": url})
+        assistant = http.post("/assistant", json={"name": "A", "settings": {"base_url": url}})
+    refused(mcp, "url")
+    refused(assistant, "settings.base_url")
