@@ -101,10 +101,12 @@ class World:
 
 @pytest.fixture
 def world(database_url: DatabaseTarget, tmp_path: Path, shop: str) -> Iterator[World]:
-    # Short timeouts: fuzzed function servers and model base URLs fail fast.
+    # Short timeouts: fuzzed function servers and model base URLs fail fast. No per-key rate
+    # limit: the run sends ~2,000 requests in ~20 s with one key, and 429s would stop it short.
     settings = make_settings(
         tmp_path,
         database_url.url,
+        PLATI_RATE_LIMIT="off",
         PLATI_MCP_TIMEOUT_SECONDS="2",
         PLATI_MAX_MCP_TIMEOUT_SECONDS="2",
         PLATI_PROVIDER_TIMEOUT_SECONDS="2",
