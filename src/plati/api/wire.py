@@ -94,7 +94,7 @@ class HeaderItem(Body):
         return value
 
 
-_URL_PATTERN = r"^https?://[^\s/]+"
+_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/]+"  # schemes are case-insensitive (RFC 3986)
 _URL_SCHEMA: dict[str, Any] = {"pattern": _URL_PATTERN}  # documented; checked by _check_url
 
 

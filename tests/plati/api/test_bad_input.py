@@ -214,7 +214,7 @@ def test_an_unknown_assistant_setting_is_refused_with_the_known_ones_listed(plat
 
 
 def test_assistant_settings_are_stored_and_shown_as_given(platform: Platform) -> None:
-    settings = {"base_url": "http://127.0.0.1:9/v1", "temperature": 0.5, "max_tokens": 200, "step_limit": 4}
+    settings = {"base_url": "HTTP://127.0.0.1:9/v1", "temperature": 0.5, "max_tokens": 200, "step_limit": 4}
     with platform.client() as http:
         created = http.post("/assistant", json={"name": "A", "settings": {**settings, "timeout_seconds": None}})
         assistant = created.json()["data"]["id"]
