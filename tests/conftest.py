@@ -1,12 +1,17 @@
-"""Shared fixtures: real loopback servers (uvicorn on port 0) and Redis availability."""
+"""Shared fixtures: real loopback servers (uvicorn on port 0), Redis availability, and the guard
+that keeps every test of the suite on loopback."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import uvicorn.config
 from examples.serving import serve_in_thread
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -37,3 +42,105 @@ def no_real_model_providers(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+
+
+class BlockedLookup(socket.gaierror):
+    """A name lookup the test network guard refused (it never reached a resolver)."""
+
+
+class BlockedConnection(OSError):
+    """A connection the test network guard refused (no packet was sent)."""
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class LoopbackOnly:
+    """The suite's network guard: name lookups answer only ``localhost`` and loopback or
+    unspecified IP literals (the latter for binding), and a TCP/UDP ``connect`` reaches loopback
+    addresses only. ``refused`` lists every host it stopped, in order."""
+
+    def __init__(self) -> None:
+        self.refused: list[str] = []
+
+    def lookup_allowed(self, host: str | None) -> bool:
+        if host is None or host in ("", "localhost"):
+            return True
+        address = _ip(host)
+        return address is not None and (address.is_loopback or address.is_unspecified)
+
+    def connect_allowed(self, host: str) -> bool:
+        # A host name here would be resolved inside the C socket module, out of the lookup
+        # guard's reach: only ``localhost`` passes.
+        if host == "localhost":
+            return True
+        address = _ip(host)
+        return address is not None and address.is_loopback
+
+    def refuse_lookup(self, host: str) -> BlockedLookup:
+        self.refused.append(host)
+        return BlockedLookup(socket.EAI_NONAME, f"the test network guard refused to resolve {host!r} (loopback only)")
+
+    def refuse_connection(self, host: str, port: object) -> BlockedConnection:
+        self.refused.append(host)
+        return BlockedConnection(
+            errno.ENETUNREACH, f"the test network guard refused a connection to {host}:{port} (loopback only)"
+        )
+
+
+def _host_of(host: object) -> str | None:
+    if host is None:
+        return None
+    return host.decode("ascii", "replace") if isinstance(host, bytes | bytearray) else str(host)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_only() -> Iterator[LoopbackOnly]:
+    """No test can open a socket to anything but loopback.
+
+    ``socket.getaddrinfo`` and ``socket.socket.connect`` / ``connect_ex`` are where asyncio's
+    event loop (``loop.getaddrinfo`` runs ``socket.getaddrinfo`` in a thread, ``sock_connect`` calls
+    ``sock.connect``), aiohttp, anyio/httpx and blocking clients all end up. uvloop resolves and
+    connects inside libuv, out of their reach, so servers started by uvicorn in this process get
+    the standard asyncio loop instead (``loop="auto"`` and ``loop="uvloop"``).
+    """
+    guard = LoopbackOnly()
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = _host_of(host)
+        if not guard.lookup_allowed(name):
+            raise guard.refuse_lookup(str(name))
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+            host = _host_of(address[0]) or ""
+            if not guard.connect_allowed(host):
+                raise guard.refuse_connection(host, address[1] if len(address) > 1 else "?")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(self, address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(self, address)
+        return real_connect_ex(self, address)
+
+    asyncio_loop = uvicorn.config.LOOP_FACTORIES["asyncio"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        patch.setattr(socket.socket, "connect", connect)
+        patch.setattr(socket.socket, "connect_ex", connect_ex)
+        patch.setitem(uvicorn.config.LOOP_FACTORIES, "auto", asyncio_loop)
+        patch.setitem(uvicorn.config.LOOP_FACTORIES, "uvloop", asyncio_loop)
+        yield guard

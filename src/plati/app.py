@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import __version__
 from .api import assistants, channels, conversations, mcps, workspace
 from .api.deps import Services
+from .api.inputs import RefuseNulParameters
 from .api.wire import ok
 from .connectors import Connector, ConnectorConfig, ConnectorManager, open_connector
 from .engine.factory import ProviderFactory
@@ -177,6 +178,7 @@ def create_app(
     app.include_router(channels.router)
     app.include_router(workspace.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RefuseNulParameters, paths=lambda: app.openapi().get("paths", {}))
     return app
 
 

@@ -77,8 +77,11 @@ class Registry:
         return env
 
     def config_of(self, mcp: McpServer) -> ConnectorConfig:
-        """The connector configuration of a stored MCP, with its secrets decrypted."""
+        """The connector configuration of a stored MCP, with its secrets decrypted; its timeout
+        and reply cap held to the operator's maximums (a value stored before a maximum was
+        lowered is clamped here, where it is used)."""
         transport = mcp.protocol if mcp.transport == "http" and mcp.protocol else mcp.transport
+        settings = self.settings
         return ConnectorConfig(
             transport=transport,  # type: ignore[arg-type]
             url=mcp.url,
@@ -86,8 +89,8 @@ class Registry:
             command=mcp.command,
             args=tuple(mcp.args or ()),
             env=self.env_of(mcp),
-            timeout_seconds=mcp.timeout_seconds,
-            max_response_bytes=mcp.max_response_bytes,
+            timeout_seconds=min(mcp.timeout_seconds, settings.max_mcp_timeout_seconds),
+            max_response_bytes=min(mcp.max_response_bytes, settings.max_mcp_response_bytes),
         )
 
     # -- discovery ----------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
@@ -14,7 +13,7 @@ from ..ids import new_id, utcnow
 from ..prompt import unresolved_functions
 from ..store.models import Assistant, AssistantMcp
 from .deps import Auth, Services, Svc, Writer
-from .wire import AssistantCreate, AssistantUpdate, assistant_to_wire, ok
+from .wire import AssistantCreate, AssistantSettings, AssistantUpdate, assistant_to_wire, ok
 
 router = APIRouter(tags=["Assistants"])
 
@@ -43,20 +42,20 @@ async def assistant_data(svc: Services, session: AsyncSession, assistant: Assist
     return assistant_to_wire(assistant, mcp_ids, unresolved)
 
 
-async def check_base_url(svc: Services, settings: Mapping[str, Any] | None) -> None:
+async def check_base_url(svc: Services, settings: AssistantSettings | None) -> None:
     """An assistant's own ``base_url`` goes through the network policy (and never gets the
     operator's key: see plati.engine.factory).
 
     Raises:
         AddressNotAllowed: the network policy refuses it.
     """
-    base_url = (settings or {}).get("base_url")
-    if isinstance(base_url, str) and base_url:
-        await svc.network.check_url_resolved(base_url, field="settings.base_url")
+    if settings is not None and settings.base_url:
+        await svc.network.check_url_resolved(settings.base_url, field="settings.base_url")
 
 
 @router.post("/assistant", status_code=201, summary="Create an assistant")
 async def create_assistant(body: AssistantCreate, principal: Writer, svc: Svc) -> dict[str, Any]:
+    body.check_maximums(svc.settings)
     await check_base_url(svc, body.settings)
     now = utcnow()
     assistant = Assistant(
@@ -67,7 +66,7 @@ async def create_assistant(body: AssistantCreate, principal: Writer, svc: Svc) -
         provider=body.provider,
         model=body.model,
         languages=list(body.languages),
-        settings=dict(body.settings),
+        settings=body.settings.stored(),
         created_at=now,
         updated_at=now,
     )
@@ -97,6 +96,7 @@ async def read_assistant(assistant_id: str, principal: Auth, svc: Svc) -> dict[s
 
 @router.patch("/assistant/{assistant_id}", summary="Update an assistant")
 async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: Writer, svc: Svc) -> dict[str, Any]:
+    body.check_maximums(svc.settings)
     await check_base_url(svc, body.settings)
     async with svc.db.sessionmaker() as session:
         async with session.begin():
@@ -105,6 +105,8 @@ async def update_assistant(assistant_id: str, body: AssistantUpdate, principal: 
                 value = getattr(body, field)
                 if value is None and field != "model":
                     continue
+                if isinstance(value, AssistantSettings):
+                    value = value.stored()
                 setattr(assistant, field, value)
             assistant.updated_at = utcnow()
         return ok("Assistant updated", await assistant_data(svc, session, assistant))

@@ -11,19 +11,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import select
 
 from ..engine.runner import ChatRequest, Emit
 from ..errors import BadRequest, InvalidRequest, NotFound, PlatiError
 from ..store.models import Conversation, Identity, Message
 from .deps import Auth, Services, Svc, Writer, principal_of, services
-from .wire import Body, ok
+from .wire import INT32_MAX, Body, ok
 
 router = APIRouter(tags=["Conversations"])
 
 MAX_TEXT = 32_000
 MAX_IDENTITY = 200  # identities.external_id
+MAX_IDENTITY_NAME = 200  # identities.name
 IdentityId = Annotated[
     str, PathParam(min_length=1, max_length=MAX_IDENTITY, description="The caller's own id for the person talking")
 ]
@@ -31,7 +33,21 @@ IdentityId = Annotated[
 
 class ChatBody(Body):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Free-form; ``name`` (a string) is recorded as the person's name"
+    )
+
+    @model_validator(mode="after")
+    def _identity_name(self) -> ChatBody:
+        name = self.metadata.get("name")
+        if name is not None and (not isinstance(name, str) or len(name) > MAX_IDENTITY_NAME):
+            problem = PydanticCustomError(
+                "identity_name", "must be a string of at most {limit} characters", {"limit": MAX_IDENTITY_NAME}
+            )
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [InitErrorDetails(type=problem, loc=("metadata", "name"), input=None)]
+            )
+        return self
 
 
 def _sse(event: dict[str, Any]) -> bytes:
@@ -107,18 +123,30 @@ def parse_chat_body(raw: bytes) -> ChatBody:
     (``curl -d '{"text": ...}'``) sends it as a form.
 
     Raises:
-        BadRequest: the body is not JSON.
+        BadRequest: the body is not JSON, or nests so deeply that it cannot be read.
         InvalidRequest: the JSON does not fit (details name every field).
     """
     try:
         decoded = json.loads(raw) if raw else None
     except ValueError:
         raise BadRequest('Request body must be JSON like {"text": "Check my order ORD-001"}') from None
+    except RecursionError:
+        raise BadRequest("Request body nests objects and arrays too deeply to be read") from None
+    return chat_body(decoded)
+
+
+def chat_body(decoded: Any, prefix: str = "") -> ChatBody:
+    """Validate a decoded chat body (``prefix``: where its fields came from, e.g. ``query.``).
+
+    Raises:
+        InvalidRequest: it does not fit (details name every field).
+    """
     try:
         return ChatBody.model_validate(decoded)
     except ValidationError as exc:
         details = [
-            {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in exc.errors()
+            {"field": prefix + ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
+            for item in exc.errors()
         ]
         summary = "; ".join(f"{d['field'] or '(body)'}: {d['message']}" for d in details)
         raise InvalidRequest(f"Invalid request: {summary}", details=details) from None
@@ -152,7 +180,8 @@ async def streaming(
     channel_id: str = Query(min_length=1),
     text: str = Query(min_length=1, max_length=MAX_TEXT),
 ) -> Any:
-    return await _chat(svc, principal.workspace_id, identity_id, channel_id, ChatBody(text=text), True)
+    body = chat_body({"text": text}, prefix="query.")
+    return await _chat(svc, principal.workspace_id, identity_id, channel_id, body, True)
 
 
 @router.get("/conversations", summary="List conversations")
@@ -162,7 +191,7 @@ async def list_conversations(
     channel_id: str | None = None,
     identity_id: str | None = None,
     limit: int = Query(default=50, ge=1, le=200),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=INT32_MAX),
 ) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session:
         query = (
@@ -201,7 +230,7 @@ async def list_messages(
     conversation_id: str,
     principal: Auth,
     svc: Svc,
-    after: int = Query(default=0, ge=0, description="Return messages after this sequence number"),
+    after: int = Query(default=0, ge=0, le=INT32_MAX, description="Return messages after this sequence number"),
     limit: int = Query(default=100, ge=1, le=500),
 ) -> dict[str, Any]:
     async with svc.db.sessionmaker() as session:

@@ -48,6 +48,7 @@ def _name_taken(name: str) -> Conflict:
 
 @router.post("/workspace/mcps", status_code=201, summary="Register a function server")
 async def register_mcp(body: McpCreate, principal: Writer, svc: Svc) -> dict[str, Any]:
+    body.check_maximums(svc.settings)
     await _check_target(svc, body.transport, body.url, body.command, dict(body.env))
     mcp_id = new_id("mcp")
     settings = svc.settings
@@ -126,6 +127,7 @@ async def get_mcp(mcp_id: str, principal: Auth, svc: Svc) -> dict[str, Any]:
 @router.patch("/workspace/mcps/{mcp_id}", summary="Update a function server")
 async def update_mcp(mcp_id: str, body: McpUpdate, principal: Writer, svc: Svc) -> dict[str, Any]:
     fields = body.model_fields_set - {"validate_tools"}
+    body.check_maximums(svc.settings)
     if fields & _PROCESS_FIELDS and not svc.settings.allow_stdio:
         # Whatever the MCP's transport: a stored command must not change while stdio is off.
         svc.processes.check(None)

@@ -231,7 +231,9 @@ class TurnRunner:
         )
         tools = list(config.tools)
         options = prepared.assistant.settings or {}
-        step_limit = int(options.get("step_limit") or self.settings.step_limit)
+        step_limit = max(
+            1, min(int(options.get("step_limit") or self.settings.step_limit), self.settings.max_step_limit)
+        )
         for _step in range(step_limit):
             model_request = ModelRequest(
                 system=system,
