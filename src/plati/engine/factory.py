@@ -143,11 +143,11 @@ class ProviderFactory:
             self.network.check_url(endpoint.base_url, field="base_url")
         settings = self.settings
         timeout = min(
-            _positive(options.get("timeout_seconds")) or settings.provider_timeout_seconds,
+            setting_number(options, "timeout_seconds") or settings.provider_timeout_seconds,
             settings.max_provider_timeout_seconds,
         )
         model = assistant.model or ws.get(f"{prefix}_model") or getattr(settings, f"{prefix}_model")
-        max_tokens = min(int(_positive(options.get("max_tokens")) or 1024), settings.max_output_tokens)
+        max_tokens = min(int(setting_number(options, "max_tokens") or 1024), settings.max_output_tokens)
         key = (kind, endpoint.base_url, endpoint.operator, model, timeout, max_tokens, _fingerprint(endpoint.api_key))
         provider = self._cache.get(key)
         if provider is not None:
@@ -209,8 +209,13 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _positive(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+def setting_number(options: Mapping[str, Any], name: str, *, allow_zero: bool = False) -> float | None:
+    """An assistant's stored numeric setting, or ``None`` when it is absent or not a usable
+    number (settings stored before they were validated must not break a turn)."""
+    value = options.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return None
+    if value < 0 or (value == 0 and not allow_zero) or value == float("inf"):
         return None
     return float(value)
 

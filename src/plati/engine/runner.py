@@ -39,7 +39,7 @@ from ..store.db import Database
 from ..store.hot import HotStore, MessageRow
 from ..store.models import Assistant, Turn
 from .config import ChannelConfig, ChannelConfigs
-from .factory import ProviderFactory
+from .factory import ProviderFactory, setting_number
 from .memory import HISTORY_LIMIT, ConversationMemory, History, Participant
 from .messages import AssistantText, ErrorPart, FunctionCall, FunctionResult, Part, UserText, part_adapter
 from .providers import ModelReply, ModelRequest, Provider, ReplyDone, TextDelta, Usage
@@ -231,17 +231,20 @@ class TurnRunner:
         )
         tools = list(config.tools)
         options = prepared.assistant.settings or {}
-        step_limit = max(
-            1, min(int(options.get("step_limit") or self.settings.step_limit), self.settings.max_step_limit)
-        )
-        for _step in range(step_limit):
+        # Stored settings are read tolerantly (a value stored before validation existed, or above
+        # a maximum the operator lowered since, falls back or is clamped).
+        step_limit = setting_number(options, "step_limit") or self.settings.step_limit
+        step_limit = int(min(step_limit, self.settings.max_step_limit))
+        max_tokens = setting_number(options, "max_tokens")
+        temperature = setting_number(options, "temperature", allow_zero=True)
+        for _step in range(max(1, step_limit)):
             model_request = ModelRequest(
                 system=system,
                 history=list(state.history.parts),  # a snapshot: the turn keeps appending
                 tools=tools,
                 model=prepared.assistant.model,
-                temperature=options.get("temperature"),
-                max_tokens=options.get("max_tokens"),
+                temperature=min(temperature, 2.0) if temperature is not None else None,
+                max_tokens=int(min(max_tokens, self.settings.max_output_tokens)) if max_tokens else None,
             )
             reply = await self._ask(prepared.provider, model_request, emit)
             state.usage = state.usage + reply.usage

@@ -110,12 +110,13 @@ def platform(
 
 
 @contextlib.contextmanager
-def another_process(platform: Platform, resolver: Any = None, **env: str) -> Iterator[Platform]:
-    """A second platform app on the same database and secret key, with other settings: what an
-    operator gets by restarting with a changed configuration."""
+def another_process(platform: Platform, resolver: Any = None, model: Any = None, **env: str) -> Iterator[Platform]:
+    """A second platform app on the same database and secret key, with other settings (``env``,
+    the name ``resolver`` of the network policy, the ``model`` answering for every assistant):
+    what an operator gets by restarting with a changed configuration."""
     values = {"PLATI_SECRET_KEY": platform.settings.secret_key, **env}
     settings = make_settings(platform.settings.data_dir.parent, platform.database_url, **values)
-    app = create_app(settings, database_schema=platform.schema, resolver=resolver)
+    app = create_app(settings, database_schema=platform.schema, provider_override=model, resolver=resolver)
     with serve_app(app) as url:
         yield Platform(url, settings, platform.database_url, platform.schema, platform.tenant, platform.other)
 

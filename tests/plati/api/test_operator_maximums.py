@@ -4,6 +4,7 @@ before a maximum was lowered is held to the new maximum where it is used."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,14 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
-from plati.app import create_app
 from plati.engine.providers import ModelReply, ModelRequest
 from plati.engine.providers.scripted import ScriptedProvider, call, reply
+from plati.store.db import Database
+from plati.store.models import Assistant
 from plati_mcp import MCP
 from tests.conftest import serve_app
 
-from .conftest import Misbehaving, Platform, make_settings
+from .conftest import Misbehaving, Platform, another_process
 
 MiB = 1_048_576
 
@@ -46,17 +49,10 @@ def echo_server() -> Iterator[str]:
 
 
 @contextmanager
-def restarted(platform: Platform, tmp_path: Path, model: ScriptedProvider, **env: str) -> Iterator[httpx.Client]:
+def restarted(platform: Platform, model: ScriptedProvider, **env: str) -> Iterator[httpx.Client]:
     """The same database served again by a platform whose operator changed ``env`` (e.g. lowered
     a maximum); yields a client with the workspace's key."""
-    settings = make_settings(
-        tmp_path / "restarted", platform.database_url, PLATI_SECRET_KEY=platform.settings.secret_key, **env
-    )
-    app = create_app(settings, database_schema=platform.schema, provider_override=model)
-    with (
-        serve_app(app) as url,
-        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {platform.tenant.api_key}"}, timeout=30) as http,
-    ):
+    with another_process(platform, model=model, **env) as again, again.client() as http:
         yield http
 
 
@@ -145,7 +141,7 @@ def test_a_reply_cap_stored_before_the_maximum_was_lowered_is_held_to_the_new_ma
     with platform.client() as http:
         mcp_id = http.post("/workspace/mcps", json=body).json()["data"]["id"]
         assert http.post(f"/workspace/mcps/{mcp_id}/call", json=call_f).status_code == 200
-    with restarted(platform, tmp_path, model, PLATI_MAX_MCP_RESPONSE_BYTES=str(MiB)) as http:
+    with restarted(platform, model, PLATI_MAX_MCP_RESPONSE_BYTES=str(MiB)) as http:
         response = http.post(f"/workspace/mcps/{mcp_id}/call", json=call_f)
         stored = http.get(f"/workspace/mcps/{mcp_id}").json()["data"]["max_response_bytes"]
     assert (response.status_code, response.json()["error"]["code"]) == (502, "upstream_too_large")
@@ -161,7 +157,7 @@ def test_a_timeout_stored_before_the_maximum_was_lowered_is_held_to_the_new_maxi
         mcp_id = http.post("/workspace/mcps", json=body).json()["data"]["id"]
     env = {"PLATI_MAX_MCP_TIMEOUT_SECONDS": "0.3", "PLATI_MCP_TIMEOUT_SECONDS": "0.3"}
     try:
-        with restarted(platform, tmp_path, model, **env) as http:
+        with restarted(platform, model, **env) as http:
             response = http.post(f"/workspace/mcps/{mcp_id}/call", json={"name": "f", "arguments": {"x": 1}})
     finally:
         servers.release.set()
@@ -176,7 +172,35 @@ def test_a_step_limit_stored_before_the_maximum_was_lowered_is_held_to_the_new_m
         assistant = http.post("/assistant", json={"name": "A", "settings": {"step_limit": 10}}).json()["data"]["id"]
         http.put(f"/assistant/{assistant}/mcp/{mcp_id}").raise_for_status()
         channel = http.post("/channels", json={"name": "c", "assistant_id": assistant}).json()["data"]["id"]
-    with restarted(platform, tmp_path, model, PLATI_MAX_STEP_LIMIT="2", PLATI_STEP_LIMIT="2") as http:
+    with restarted(platform, model, PLATI_MAX_STEP_LIMIT="2", PLATI_STEP_LIMIT="2") as http:
         data = http.post(f"/conversation/u1/chat/{channel}", json={"text": "loop"}).json()["data"]
     assert len(data["function_calls"]) == 2
     assert "within 2 steps" in data["reply"]
+
+
+def test_assistant_settings_stored_before_they_were_validated_do_not_break_a_turn(
+    platform: Platform, model: ScriptedProvider, echo_server: str
+) -> None:
+    with platform.client() as http:
+        mcp_id = http.post("/workspace/mcps", json={"name": "tools", "url": echo_server}).json()["data"]["id"]
+        assistant = http.post("/assistant", json={"name": "A"}).json()["data"]["id"]
+        http.put(f"/assistant/{assistant}/mcp/{mcp_id}").raise_for_status()
+        channel = http.post("/channels", json={"name": "c", "assistant_id": assistant}).json()["data"]["id"]
+    garbage = {"step_limit": "lots", "max_tokens": "many", "temperature": "hot", "timeout_seconds": -1}
+    asyncio.run(store_settings(platform, assistant, garbage))
+    with restarted(platform, model, PLATI_STEP_LIMIT="2") as http:
+        response = http.post(f"/conversation/u1/chat/{channel}", json={"text": "loop"})
+        shown = http.get(f"/assistant/{assistant}").json()["data"]["settings"]
+    assert response.status_code == 200, response.text
+    assert len(response.json()["data"]["function_calls"]) == 2  # the operator's default step limit
+    assert shown == garbage
+
+
+async def store_settings(platform: Platform, assistant_id: str, settings: dict[str, Any]) -> None:
+    """Write an assistant's settings behind the API's back (as rows stored by an older version)."""
+    db = Database(platform.database_url, schema=platform.schema)
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            await session.execute(update(Assistant).where(Assistant.id == assistant_id).values(settings=settings))
+    finally:
+        await db.aclose()
