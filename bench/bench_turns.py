@@ -90,11 +90,12 @@ class Phase:
 # -- servers ----------------------------------------------------------------------------------------
 
 
-def limits_off(concurrencies: tuple[int, ...]) -> dict[str, str]:
+def limits_off(concurrencies: tuple[int, ...], rate_limit: str = "off") -> dict[str, str]:
     """Settings for the platform process, so the benchmark measures turns and not the abuse
-    limits: no per-key rate limit (every turn is a request of the one key), and room for twice
-    the highest concurrency in the per-workspace cap on turns running at once."""
-    return {"PLATI_RATE_LIMIT": "off", "PLATI_MAX_CONCURRENT_TURNS": str(2 * max(concurrencies))}
+    limits: no per-key rate limit by default (every turn is a request of the one key; pass a rate
+    too high to reach to measure the limiter's cost), and room for twice the highest concurrency
+    in the per-workspace cap on turns running at once."""
+    return {"PLATI_RATE_LIMIT": rate_limit, "PLATI_MAX_CONCURRENT_TURNS": str(2 * max(concurrencies))}
 
 
 def free_port() -> int:
@@ -517,7 +518,7 @@ async def main_async(args: argparse.Namespace) -> int:
         f"client: httpx2.AsyncClient in this process; a fresh identity (conversation) every "
         f"{args.turns_per_conversation or 'never'} turns per worker"
     )
-    platform_env = limits_off(concurrencies)
+    platform_env = limits_off(concurrencies, args.rate_limit)
     print("platform settings: " + " ".join(f"{name}={value}" for name, value in platform_env.items()))
     print(f"load average at start: {machine['loadavg_at_start']}")
     procs: list[Any] = []
@@ -625,6 +626,12 @@ def main() -> None:
         "created next to the one named and dropped at the end (default: SQLite in a temporary directory)",
     )
     parser.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCIES), help="default: 1 16 64")
+    parser.add_argument(
+        "--rate-limit",
+        default="off",
+        metavar="RATE",
+        help="the platform's per-key rate limit (default off; e.g. 1000000/minute to measure the limiter's cost)",
+    )
     parser.add_argument(
         "--turns-per-conversation",
         type=int,

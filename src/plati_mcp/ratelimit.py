@@ -1,8 +1,11 @@
 """Per-credential rate limits (``rate_limit="100/minute"``), on the ``limits`` library.
 
-Counting uses the moving-window strategy: a limit of 100 per minute never lets more than 100
-calls through in any 60-second span. Credentials are hashed before they reach the storage, so
-bearer tokens never end up in Redis keys.
+Counting uses the moving-window strategy by default: a limit of 100 per minute never lets more than
+100 calls through in any 60-second span (it keeps one timestamp per call in the window, so a
+check costs more as the limit grows). ``strategy="sliding-window-counter"`` keeps two counters
+per window instead (constant cost, the previous window's count weighted by how much of it still
+overlaps: a close approximation), for high limits. Credentials are hashed before they reach the
+storage, so bearer tokens never end up in Redis keys.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.storage.redis.redispy import RedispyBridge
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
 from plati_mcp._redis import REDIS_SCHEMES, redact_url, url_scheme
@@ -73,14 +77,22 @@ class RateLimiter:
 
     ``limit`` is e.g. ``"100/minute"``, ``"100 per minute"`` or ``"10/second; 1000/day"``. Counts are
     kept in memory by default, or in Redis (shared by every process) when ``storage_url`` is a
-    ``redis://`` or ``rediss://`` URL.
+    ``redis://`` or ``rediss://`` URL. ``strategy`` is ``"moving-window"`` (exact) or
+    ``"sliding-window-counter"`` (constant cost; see the module docstring).
 
     Raises:
-        ValueError: at construction, when ``limit`` cannot be parsed or ``storage_url`` has an
-            unsupported scheme.
+        ValueError: at construction, when ``limit`` cannot be parsed, ``storage_url`` has an
+            unsupported scheme or ``strategy`` is unknown.
     """
 
-    def __init__(self, limit: str, *, storage_url: str | None = None, key_prefix: str = "plati_mcp") -> None:
+    def __init__(
+        self,
+        limit: str,
+        *,
+        storage_url: str | None = None,
+        key_prefix: str = "plati_mcp",
+        strategy: Literal["moving-window", "sliding-window-counter"] = "moving-window",
+    ) -> None:
         self._items = _parse(limit)
         self.limit = limit
         self.key_prefix = key_prefix
@@ -97,7 +109,15 @@ class RateLimiter:
                 f"Unsupported rate limit storage scheme {url_scheme(storage_url)!r} in "
                 f"{redact_url(storage_url)!r}; use memory:// or redis://host:port/db."
             )
-        self._strategy = MovingWindowRateLimiter(self._storage)
+        self._strategy: MovingWindowRateLimiter | SlidingWindowCounterRateLimiter
+        if strategy == "moving-window":
+            self._strategy = MovingWindowRateLimiter(self._storage)
+        elif strategy == "sliding-window-counter":
+            self._strategy = SlidingWindowCounterRateLimiter(self._storage)
+        else:
+            raise ValueError(
+                f"Unknown rate limit strategy {strategy!r}; use 'moving-window' or 'sliding-window-counter'."
+            )
 
     def describe(self) -> str:
         """The limits in words, e.g. ``"100 per 1 minute"``."""

@@ -185,3 +185,29 @@ async def test_test_on_unreachable_redis_raises_rate_limit_unavailable() -> None
         assert "hunter2" not in str(exc_info.value)
     finally:
         await limiter.aclose()
+
+
+@pytest.mark.parametrize("storage", ["memory", pytest.param("redis", marks=requires_redis)])
+async def test_the_sliding_window_counter_strategy_refuses_beyond_the_limit_at_constant_cost(
+    storage: str, redis_prefix: str
+) -> None:
+    limiter = RateLimiter(
+        "3/minute",
+        storage_url=None if storage == "memory" else REDIS_URL,
+        key_prefix=redis_prefix.rstrip(":"),
+        strategy="sliding-window-counter",
+    )
+    try:
+        allowed = [(await limiter.hit("token-a")).allowed for _ in range(4)]
+        refused = await limiter.test("token-a")
+        other = await limiter.hit("token-b")
+    finally:
+        await limiter.aclose()
+    assert allowed == [True, True, True, False]
+    assert (refused.allowed, other.allowed) == (False, True)
+    assert refused.retry_after >= 1
+
+
+def test_unknown_strategies_are_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match="sliding-window-counter"):
+        RateLimiter("1/minute", strategy="token-bucket")  # type: ignore[arg-type]

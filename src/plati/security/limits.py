@@ -21,7 +21,11 @@ not be a limit.
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable
+
+from limits import parse_many
 
 from plati_mcp.ratelimit import RateLimitDecision, RateLimiter, RateLimitUnavailable
 
@@ -48,11 +52,25 @@ class RequestLimits:
         self.per_key: RateLimiter | None = None
         self.auth_failures: RateLimiter | None = None
         if settings.rate_limit is not None:
-            self.per_key = RateLimiter(settings.rate_limit, storage_url=storage, key_prefix=f"{redis_prefix}:keys")
+            # Every request counts here, and limits can be high: a constant-cost strategy.
+            self.per_key = RateLimiter(
+                settings.rate_limit,
+                storage_url=storage,
+                key_prefix=f"{redis_prefix}:keys",
+                strategy="sliding-window-counter",
+            )
+        # Counted in memory, this process has seen every failure: an address it has not seen fail
+        # within the longest window cannot be blocked, and is let through without asking the
+        # limiter (the check runs on every request).
+        self._failed: OrderedDict[str, float] | None = None
+        self._window = 0.0
         if settings.auth_failure_limit is not None:
             self.auth_failures = RateLimiter(
                 settings.auth_failure_limit, storage_url=storage, key_prefix=f"{redis_prefix}:auth-failures"
             )
+            if storage is None:
+                self._failed = OrderedDict()
+                self._window = max(item.get_expiry() for item in parse_many(settings.auth_failure_limit))
 
     async def refuse_blocked_address(self, address: str) -> None:
         """Refuse an address that has used up its failed authentications (nothing is counted).
@@ -63,6 +81,13 @@ class RequestLimits:
         """
         if self.auth_failures is None:
             return
+        if self._failed is not None:
+            last = self._failed.get(address)
+            if last is None:
+                return
+            if time.monotonic() - last > self._window:
+                del self._failed[address]
+                return
         decision = await self._ask(self.auth_failures.test(address))
         if not decision.allowed:
             raise TooManyRequests(
@@ -80,6 +105,13 @@ class RequestLimits:
         """
         if self.auth_failures is not None:
             await self._ask(self.auth_failures.hit(address))
+            if self._failed is not None:
+                now = time.monotonic()
+                self._failed[address] = now
+                self._failed.move_to_end(address)
+                # Oldest first: entries older than the window can no longer block anyone.
+                while (oldest := next(iter(self._failed.items()))) and now - oldest[1] > self._window:
+                    del self._failed[oldest[0]]
 
     async def count_request(self, key_id: str) -> None:
         """Count one request of the API key ``key_id``.
