@@ -130,6 +130,34 @@ def shop(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+class RequestCounter:
+    """An ASGI wrapper around a function server that records every request it receives."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests: list[tuple[str, str]] = []  # (method, path)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.requests.append((scope["method"], scope["path"]))
+        await self.app(scope, receive, send)
+
+    @property
+    def calls(self) -> int:
+        """How many ``POST …/call`` (simple-protocol function calls) it received."""
+        return sum(1 for method, path in self.requests if method == "POST" and path.endswith("/call"))
+
+
+@pytest.fixture
+def counted_shop(tmp_path: Path) -> Iterator[tuple[RequestCounter, str]]:
+    """The e-commerce example server on loopback, recording its requests; yields it and its URL."""
+    db_path = tmp_path / "counted-shop.db"
+    create_database(db_path)
+    counter = RequestCounter(create_server(db_path).app)
+    with serve_app(counter) as url:
+        yield counter, url
+
+
 @pytest.fixture
 def guide_flask(tmp_path: Path) -> Iterator[str]:
     """A server written exactly in the guide's Flask style, served by werkzeug on loopback."""

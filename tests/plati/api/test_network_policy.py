@@ -10,32 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from examples.ecommerce.db import create_database
-from examples.ecommerce.server import create_server
-from starlette.types import Receive, Scope, Send
 
 from tests.conftest import serve_app
 from tests.plati.fakes import Reply
 from tests.plati.fakes.openai_server import FakeOpenAI
 from tests.plati.security.support import FakeResolver
 
-from .conftest import Platform, another_process
-
-
-class Counting:
-    """An ASGI wrapper that counts the requests an app receives, by path."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.paths: list[str] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            self.paths.append(scope["path"])
-        await self.app(scope, receive, send)
-
-    def calls(self) -> int:
-        return sum(1 for path in self.paths if path.endswith("/call") or path.endswith("/mcp"))
+from .conftest import Platform, RequestCounter, another_process
 
 
 @pytest.fixture
@@ -43,14 +24,8 @@ def resolver() -> FakeResolver:
     return FakeResolver({"metadata.test": "169.254.169.254", "intranet.test": "10.0.0.7"})
 
 
-@pytest.fixture
-def counted_shop(tmp_path: Any) -> Iterator[tuple[Counting, str]]:
-    """The e-commerce example server, counting its requests; yields it and its port."""
-    db_path = tmp_path / "counted-shop.db"
-    create_database(db_path)
-    counting = Counting(create_server(db_path).app)
-    with serve_app(counting) as url:
-        yield counting, url.rsplit(":", 1)[1]
+def port_of(url: str) -> str:
+    return url.rsplit(":", 1)[1]
 
 
 def refusal(response: httpx.Response) -> dict[str, Any]:
@@ -87,9 +62,10 @@ def test_function_servers_at_refused_addresses_are_422_and_nothing_is_stored(
 
 
 def test_a_function_server_name_is_connected_at_the_address_the_policy_resolved(
-    platform: Platform, resolver: FakeResolver, counted_shop: tuple[Counting, str]
+    platform: Platform, resolver: FakeResolver, counted_shop: tuple[RequestCounter, str]
 ) -> None:
-    counting, port = counted_shop
+    counting, shop = counted_shop
+    port = port_of(shop)
     resolver.set("shop.test", "127.0.0.1")
     with platform.client() as http:
         for name, url in (("rest", f"http://shop.test:{port}"), ("mcp", f"http://shop.test:{port}/mcp")):
@@ -104,14 +80,15 @@ def test_a_function_server_name_is_connected_at_the_address_the_policy_resolved(
         protocols = sorted(m["protocol"] for m in http.get("/workspace/mcps").json()["data"])
     assert protocols == ["rest", "streamable-http"]
     assert "shop.test" in resolver.lookups
-    assert counting.calls() >= 2
+    assert counting.calls == 1  # the REST call; the MCP one answered "shipped" above
 
 
 @pytest.mark.parametrize("transport", ["rest", "streamable-http"])
 def test_a_name_that_turns_into_a_refused_address_after_registration_is_refused_at_connection(
-    platform: Platform, resolver: FakeResolver, counted_shop: tuple[Counting, str], transport: str
+    platform: Platform, resolver: FakeResolver, counted_shop: tuple[RequestCounter, str], transport: str
 ) -> None:
-    counting, port = counted_shop
+    counting, shop = counted_shop
+    port = port_of(shop)
     resolver.set("rebind.test", "127.0.0.1")
     url = f"http://rebind.test:{port}" + ("/mcp" if transport == "streamable-http" else "")
     with platform.client() as http:
@@ -119,7 +96,7 @@ def test_a_name_that_turns_into_a_refused_address_after_registration_is_refused_
         body = {"name": "shop", "url": url, "transport": transport, "validate": False}
         mcp_id = http.post("/workspace/mcps", json=body).json()["data"]["id"]
         resolver.set("rebind.test", "169.254.169.254")
-        seen = counting.calls()
+        seen = len(counting.requests)
         call = http.post(
             f"/workspace/mcps/{mcp_id}/call",
             json={"name": "check_order_status", "arguments": {"order_id": "ORD-001"}},
@@ -129,7 +106,7 @@ def test_a_name_that_turns_into_a_refused_address_after_registration_is_refused_
     assert refusal(call)["rule"] == "metadata"
     assert refusal(refresh)["rule"] == "metadata"
     assert stored["status"] == "error"
-    assert counting.calls() == seen
+    assert len(counting.requests) == seen
     assert resolver.lookups.count("rebind.test") >= 3
 
 
@@ -149,9 +126,10 @@ def test_redirects_from_a_function_server_are_not_followed(platform: Platform, r
 
 
 def test_the_operator_blocks_private_networks_with_an_allowlist(
-    platform: Platform, resolver: FakeResolver, counted_shop: tuple[Counting, str]
+    platform: Platform, resolver: FakeResolver, counted_shop: tuple[RequestCounter, str]
 ) -> None:
-    counting, port = counted_shop
+    counting, shop = counted_shop
+    port = port_of(shop)
     resolver.set("shop.test", "127.0.0.1")
     with platform.client() as http:
         # Registered while private networks were allowed.
@@ -165,13 +143,13 @@ def test_the_operator_blocks_private_networks_with_an_allowlist(
         )
         allowed = http.post("/workspace/mcps", json={"name": "c", "url": f"http://shop.test:{port}"})
         assert allowed.status_code == 201, allowed.text
-        seen = counting.calls()
+        seen = len(counting.requests)
         old_call = http.post(
             f"/workspace/mcps/{before['id']}/call",
             json={"name": "check_order_status", "arguments": {"order_id": "ORD-001"}},
         )
         assert refusal(old_call)["rule"] == "loopback"
-        assert counting.calls() == seen
+        assert len(counting.requests) == seen
         new_call = http.post(
             f"/workspace/mcps/{allowed.json()['data']['id']}/call",
             json={"name": "check_order_status", "arguments": {"order_id": "ORD-001"}},

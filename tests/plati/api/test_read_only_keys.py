@@ -5,21 +5,15 @@ read-only key; writes and turns are refused, no row changes and no function is c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from examples.ecommerce.db import create_database
-from examples.ecommerce.server import create_server
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plati.store.db import Database
-from tests.conftest import serve_app
 
-from .conftest import Platform
+from .conftest import Platform, RequestCounter
 
 # GET routes that are not reads: they run a turn (and so call functions and store messages).
 NOT_READS = frozenset({("GET", "/conversation/{identity_id}/streaming")})
@@ -34,29 +28,6 @@ VOLATILE = frozenset({("api_keys", "last_used_at")})
 def platform_env() -> dict[str, str]:
     # Every cached tool list is already expired: a read that refreshed it would rewrite it.
     return {"PLATI_TOOLS_TTL_SECONDS": "0"}
-
-
-class CallCounter:
-    """An ASGI wrapper around a function server that counts the ``POST …/call`` it receives."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.calls = 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].endswith("/call"):
-            self.calls += 1
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture
-def counted_shop(tmp_path: Path) -> Iterator[tuple[CallCounter, str]]:
-    """The SDK's e-commerce example server on loopback, counting the calls it receives."""
-    db_path = tmp_path / "shop.db"
-    create_database(db_path)
-    counter = CallCounter(create_server(db_path).app)
-    with serve_app(counter) as url:
-        yield counter, url
 
 
 def workspace_ids(http: httpx.Client, shop: str) -> dict[str, str]:
@@ -173,7 +144,7 @@ def dump_tables(platform: Platform) -> dict[str, list[str]]:
 
 
 def test_read_only_keys_are_refused_on_every_route_that_writes_runs_a_turn_or_calls_a_function(
-    platform: Platform, counted_shop: tuple[CallCounter, str]
+    platform: Platform, counted_shop: tuple[RequestCounter, str]
 ) -> None:
     counter, shop = counted_shop
     with platform.client() as http:
