@@ -3,11 +3,9 @@ them, and the kill switch that keeps every test here away from real model provid
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -40,63 +38,16 @@ _PROVIDER_ENV = (
 )
 
 
-def _is_loopback(host: object) -> bool:
-    if not isinstance(host, str):
-        return True  # AF_UNIX paths and the like
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-class NetworkGuard:
-    """Refuses DNS lookups and connections to anything but loopback, and remembers the attempts."""
-
-    def __init__(self) -> None:
-        self.blocked: list[str] = []
-
-    def refuse(self, host: object) -> None:
-        self.blocked.append(str(host))
-        raise ConnectionRefusedError(f"tests may not reach {host!r}: model providers are faked on loopback")
-
-
 @pytest.fixture(autouse=True)
-def network_guard(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> NetworkGuard:
-    """The kill switch: no provider credentials in the environment, the SDKs' default base URLs
-    pointed at a closed loopback port, and no socket may leave the machine."""
+def provider_kill_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No provider credentials or profiles from the environment, and the SDKs' default base URLs
+    pointed at a closed loopback port (the suite-wide network guard of tests/conftest.py keeps
+    every socket on loopback besides)."""
     for name in _PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", f"{UNROUTABLE}/v1")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", UNROUTABLE)
     monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path / "anthropic-config"))
-
-    guard = NetworkGuard()
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-    real_getaddrinfo = socket.getaddrinfo
-
-    def connect(self: socket.socket, address: Any) -> None:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
-            guard.refuse(address[0])
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
-            guard.refuse(address[0])
-        return real_connect_ex(self, address)
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else host
-        if name is not None and not _is_loopback(name):
-            guard.refuse(name)
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return guard
 
 
 @pytest.fixture(scope="session")

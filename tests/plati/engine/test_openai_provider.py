@@ -20,7 +20,8 @@ from plati.engine.providers.errors import (
 )
 from plati.engine.providers.openai import OpenAIProvider
 from plati.errors import UpstreamError
-from tests.plati.engine.conftest import OPENAI_KEY, NetworkGuard
+from tests.conftest import LoopbackOnly
+from tests.plati.engine.conftest import OPENAI_KEY
 from tests.plati.engine.support import Mode, ask, collect_text
 from tests.plati.fakes import ErrorAnswer, Hold, Reply, ToolCall
 from tests.plati.fakes.openai_server import FakeOpenAI
@@ -367,14 +368,17 @@ async def test_a_provider_without_a_base_url_cannot_reach_the_real_service() -> 
             await provider.complete(hello())
 
 
-async def test_a_provider_pointed_at_a_real_host_is_refused_by_the_network_guard(network_guard: NetworkGuard) -> None:
+async def test_a_provider_pointed_at_a_real_host_is_refused_by_the_network_guard(
+    loopback_only: LoopbackOnly,
+) -> None:
+    before = len(loopback_only.refused)
     async with OpenAIProvider(
         api_key=OPENAI_KEY, model="m", base_url="https://api.openai.com/v1", max_retries=0
     ) as provider:
         with pytest.raises(ProviderError):
             await provider.complete(hello())
 
-    assert network_guard.blocked == ["api.openai.com"]
+    assert loopback_only.refused[before:] == ["api.openai.com"]
 
 
 async def test_an_error_inside_a_started_stream_is_provider_unavailable_after_the_text_so_far(
