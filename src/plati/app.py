@@ -24,13 +24,15 @@ from .api import assistants, channels, conversations, mcps, workspace
 from .api.deps import Services
 from .api.inputs import RefuseNulParameters
 from .api.wire import ok
+from .cluster.bus import Bus
+from .cluster.sqlite_lock import SqliteServeLock
 from .connectors import Connector, ConnectorConfig, ConnectorManager, open_connector
 from .engine.factory import ProviderFactory
 from .engine.providers import Provider
-from .engine.runner import TurnRunner
+from .engine.runner import TurnRunner, process_owner
 from .errors import PlatiError, ServiceUnavailable, TooManyRequests
 from .registry import Registry
-from .security.limits import RequestLimits, TurnSlots
+from .security.limits import RequestLimits, turn_slots
 from .security.network import NetworkPolicy, Resolver
 from .security.processes import ProcessPolicy
 from .security.secrets import SecretBox
@@ -81,6 +83,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # SQLite has one serving process: a second one stops here, before touching anything.
+        serve_lock = SqliteServeLock(settings.database_url)
+        serve_lock.acquire()
+        try:
+            async with _services() as services:
+                app.state.services = services
+                if freeze_gc:
+                    gc.collect()
+                    gc.freeze()
+                yield
+        finally:
+            serve_lock.release()
+
+    @asynccontextmanager
+    async def _services() -> AsyncIterator[Services]:
         await run_migrations(settings.database_url, schema=database_schema)
         db = Database(settings.database_url, schema=database_schema, sqlite_synchronous=settings.sqlite_synchronous)
         box = SecretBox(settings.secret_key)
@@ -90,20 +107,23 @@ def create_app(
             async def tools_changed() -> None:
                 await registry.mark_stale(mcp_id)
 
-            return await open_connector(
-                config, on_tools_changed=tools_changed, network=network, processes=processes
-            )
+            return await open_connector(config, on_tools_changed=tools_changed, network=network, processes=processes)
 
         connectors = ConnectorManager(opener)
         registry = Registry(settings, db.sessionmaker, box, connectors)
         providers = ProviderFactory(settings, provider_override, network=network)
         hot = await HotStore.open(db)
-        runner = TurnRunner(settings, db, hot, registry, providers)
+        owner = process_owner()
+        bus = Bus(db.engine, owner=owner, schema=database_schema, on_config=db.config_changed_elsewhere)
+        await bus.start()
+        db.on_config_written = bus.config_changed
+        runner = TurnRunner(settings, db, hot, registry, providers, bus=bus, owner=owner)
         limits = RequestLimits(settings, redis_prefix=redis_prefix)
-        recovered = await runner.recover()
+        slots = turn_slots(settings, redis_prefix=redis_prefix)
+        recovered = await runner.start()
         if recovered:
-            logger.warning("Marked %d turn(s) left running by a previous process as failed", recovered)
-        app.state.services = Services(
+            logger.warning("Marked %d turn(s) left running by a stopped process as failed", recovered)
+        services = Services(
             settings=settings,
             db=db,
             hot=hot,
@@ -115,16 +135,16 @@ def create_app(
             network=network,
             processes=processes,
             limits=limits,
-            turn_slots=TurnSlots(settings.max_concurrent_turns),
+            turn_slots=slots,
         )
-        if freeze_gc:
-            gc.collect()
-            gc.freeze()
         try:
-            yield
+            yield services
         finally:
             await runner.aclose()
+            db.on_config_written = None
+            await bus.aclose()
             await limits.aclose()
+            await slots.aclose()
             await providers.aclose()
             await connectors.aclose()
             await hot.aclose()
@@ -180,6 +200,11 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RefuseNulParameters, paths=lambda: app.openapi().get("paths", {}))
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``plati serve --workers N`` process: settings from the environment."""
+    return create_app(Settings.load(), freeze_gc=True)
 
 
 class BodyLimit:

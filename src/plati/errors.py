@@ -61,6 +61,20 @@ class Conflict(PlatiError):
     code = "conflict"
 
 
+class ConversationBusy(Conflict):
+    """A turn of the conversation is running and the channel's policy rejects another (or the
+    wait for it ran out)."""
+
+    code = "conversation_busy"
+
+
+class TurnInterrupted(Conflict):
+    """The turn was cancelled by a newer message of its conversation (policy ``interrupt``);
+    what it stored is kept and marked."""
+
+    code = "turn_interrupted"
+
+
 class RateLimited(PlatiError):
     status_code = 429
     code = "rate_limited"

@@ -184,6 +184,9 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "max_step_limit": _parse_positive_int,
     "max_provider_timeout_seconds": _parse_positive_float,
     "max_output_tokens": _parse_positive_int,
+    # several processes (docs/deployment.md)
+    "turn_lease_seconds": _parse_positive_float,
+    "queue_timeout_seconds": _parse_positive_float,
 }
 
 # The providers' own variable names are honoured too, so an existing setup works unchanged.
@@ -244,6 +247,13 @@ class Settings:
     max_step_limit: int = 32
     max_provider_timeout_seconds: float = 300.0
     max_output_tokens: int = 32_768
+    # -- several processes (docs/deployment.md) ---------------------------------------------
+    # A running turn's owner renews its lease every third of this; a turn whose lease ran out
+    # (its process stopped) is marked failed by any live process, so within about this long.
+    turn_lease_seconds: float = 15.0
+    # How long a message waits for the running turn of its conversation (policy ``enqueue`` or
+    # ``interrupt``) before it is answered 409 ``conversation_busy``.
+    queue_timeout_seconds: float = 120.0
 
     def __repr__(self) -> str:  # keep the secret key out of logs and tracebacks
         shown = ", ".join(

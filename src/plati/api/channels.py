@@ -40,6 +40,7 @@ async def create_channel(body: ChannelCreate, principal: Writer, svc: Svc) -> di
             type=body.type,
             assistant_id=body.assistant_id,
             active=body.active,
+            multitask_strategy=body.multitask_strategy,
             created_at=now,
             updated_at=now,
         )
@@ -80,6 +81,8 @@ async def update_channel(channel_id: str, body: ChannelUpdate, principal: Writer
             channel.type = body.type
         if body.active is not None:
             channel.active = body.active
+        if body.multitask_strategy is not None:
+            channel.multitask_strategy = body.multitask_strategy
         channel.updated_at = utcnow()
     return ok("Channel updated", channel_to_wire(channel))
 

@@ -16,7 +16,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import select
 
 from ..engine.runner import ChatRequest, Emit
-from ..errors import BadRequest, InvalidRequest, NotFound, PlatiError
+from ..errors import BadRequest, ConversationBusy, InvalidRequest, NotFound, PlatiError
 from ..store.models import Conversation, Identity, Message
 from .deps import Auth, Services, Svc, Writer, principal_of, services
 from .wire import INT32_MAX, Body, ok
@@ -61,7 +61,36 @@ def _emitter(queue: asyncio.Queue[dict[str, Any] | None]) -> Emit:
     return emit
 
 
-def _stream(task: asyncio.Task[dict[str, Any]], queue: asyncio.Queue[dict[str, Any] | None]) -> StreamingResponse:
+async def _first_event(
+    task: asyncio.Task[dict[str, Any]], queue: asyncio.Queue[dict[str, Any] | None], claimed: asyncio.Future[None]
+) -> dict[str, Any] | None:
+    """Wait until the turn has taken its conversation, has said it waits (an event), or has ended
+    before the stream starts, so that a message refused outright (``conversation_busy``) is an
+    HTTP 409 as in JSON mode.
+
+    Raises:
+        ConversationBusy: the channel rejects messages while a reply runs.
+    """
+    first = asyncio.ensure_future(queue.get())
+    try:
+        waits: set[asyncio.Future[Any]] = {first, task, claimed}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        first.cancel()
+        raise
+    if first.done():
+        return first.result()
+    first.cancel()
+    if task.done() and not task.cancelled() and isinstance(task.exception(), ConversationBusy):
+        raise task.exception()  # type: ignore[misc]
+    return None
+
+
+def _stream(
+    task: asyncio.Task[dict[str, Any]],
+    queue: asyncio.Queue[dict[str, Any] | None],
+    first: dict[str, Any] | None = None,
+) -> StreamingResponse:
     def finished(done: asyncio.Task[dict[str, Any]]) -> None:
         if not done.cancelled() and (exc := done.exception()) is not None:
             # As the JSON error body: ``content`` is what end users may read (a provider failure
@@ -79,6 +108,8 @@ def _stream(task: asyncio.Task[dict[str, Any]], queue: asyncio.Queue[dict[str, A
 
     async def events() -> AsyncIterator[bytes]:
         # The turn runs as its own task: a client that disconnects stops reading, not the turn.
+        if first is not None:
+            yield _sse(first)
         while (event := await queue.get()) is not None:
             yield _sse(event)
 
@@ -101,17 +132,20 @@ async def _chat(
     )
     # The workspace's slot is taken before anything is stored, and given back when the turn's
     # task ends: turns are detached, so a client that goes away does not end them.
-    svc.turn_slots.acquire(principal_workspace)
+    slot = await svc.turn_slots.acquire(principal_workspace)
     queue: asyncio.Queue[dict[str, Any] | None] | None = asyncio.Queue() if stream else None
     try:
         prepared = await svc.runner.prepare(request)
+        if queue is not None:
+            prepared.claimed = asyncio.get_running_loop().create_future()
         task = svc.runner.run_detached(prepared, None if queue is None else _emitter(queue))
     except BaseException:
-        svc.turn_slots.release(principal_workspace)
+        svc.turn_slots.release(principal_workspace, slot)
         raise
-    task.add_done_callback(lambda _done: svc.turn_slots.release(principal_workspace))
+    task.add_done_callback(lambda _done: svc.turn_slots.release(principal_workspace, slot))
     if queue is not None:
-        return _stream(task, queue)
+        assert prepared.claimed is not None
+        return _stream(task, queue, await _first_event(task, queue, prepared.claimed))
     # Detached as well: a client that gives up on a JSON reply does not lose the stored turn.
     data = await asyncio.shield(task)
     # Already JSON-ready: skip FastAPI's encoder walk of the whole reply.

@@ -21,7 +21,7 @@ from ..errors import Forbidden, Unauthorized
 from ..ids import utcnow
 from ..registry import Registry
 from ..security.keys import hash_api_key
-from ..security.limits import RequestLimits, TurnSlots
+from ..security.limits import RequestLimits, SharedTurnSlots, TurnSlots
 from ..security.network import NetworkPolicy
 from ..security.processes import ProcessPolicy
 from ..security.secrets import SecretBox
@@ -48,7 +48,7 @@ class Services:
     network: NetworkPolicy
     processes: ProcessPolicy
     limits: RequestLimits
-    turn_slots: TurnSlots
+    turn_slots: TurnSlots | SharedTurnSlots
 
 
 def services(request: Request) -> Services:

@@ -261,11 +261,20 @@ class AssistantUpdate(Body):
         return _upper(value)
 
 
+MultitaskStrategy = Literal["enqueue", "reject", "interrupt"]
+_MULTITASK_HELP = (
+    "What a message does when it arrives while a reply in its conversation is running: enqueue "
+    "(answered after it), reject (409 conversation_busy) or interrupt (the running reply is "
+    "cancelled, what it stored is kept and marked, and this message is answered next)"
+)
+
+
 class ChannelCreate(Body):
     name: str = Field(min_length=1, max_length=200)
     type: Literal["api"] = "api"
     assistant_id: str | None = None
     active: bool = True
+    multitask_strategy: MultitaskStrategy = Field(default="enqueue", description=_MULTITASK_HELP)
 
 
 class ChannelUpdate(Body):
@@ -273,6 +282,7 @@ class ChannelUpdate(Body):
     type: Literal["api"] | None = None
     assistant_id: str | None = None
     active: bool | None = None
+    multitask_strategy: MultitaskStrategy | None = Field(default=None, description=_MULTITASK_HELP)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -341,6 +351,7 @@ def channel_to_wire(channel: Channel) -> dict[str, Any]:
         "type": channel.type,
         "assistant_id": channel.assistant_id,
         "active": channel.active,
+        "multitask_strategy": channel.multitask_strategy,
         "created_at": _iso(channel.created_at),
         "updated_at": _iso(channel.updated_at),
     }

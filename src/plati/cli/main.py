@@ -41,14 +41,34 @@ def root(
 def serve(
     host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="The port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes sharing the port (PostgreSQL only; set PLATI_REDIS_URL to share rate limits).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the Plati API server (settings from PLATI_* variables or PLATI_CONFIG)."""
     import uvicorn
+    from sqlalchemy.engine import make_url
 
     from ..app import create_app
     from ..settings import Settings
 
-    uvicorn.run(create_app(Settings.load(), freeze_gc=True), host=host, port=port)
+    settings = Settings.load()
+    if workers == 1:
+        uvicorn.run(create_app(settings, freeze_gc=True), host=host, port=port)
+        return
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        raise typer.BadParameter(
+            "several workers need PostgreSQL (SQLite serves one process): set "
+            "PLATI_DATABASE_URL=postgresql://... or drop --workers; see docs/deployment.md",
+            param_hint="--workers",
+        )
+    # Each worker process builds its own app from the same settings (the environment).
+    uvicorn.run("plati.app:app_from_environment", factory=True, host=host, port=port, workers=workers)
 
 
 app.command("init")(keys.init)

@@ -6,8 +6,9 @@ function servers (secrets decrypted), and the workspace's settings. Reading and 
 that costs more than the rest of a turn, so it is kept in memory and reloaded when:
 
 - anything in the configuration tables was committed through this process's database engine
-  (``Database.config_generation`` moved: every API change, a tool refresh), or
-- the entry is older than :data:`CONFIG_TTL_SECONDS` (a change made by another process).
+  (``Database.config_generation`` moved: every API change, a tool refresh), or by another
+  process (it announces it, :mod:`plati.cluster.bus`, and the generation moves here too), or
+- the entry is older than :data:`CONFIG_TTL_SECONDS` (a safety net: an announcement missed).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ChannelConfig:
     functions: tuple[AttachedFunction, ...] = ()
     tools: tuple[ToolDef, ...] = ()
     servers: dict[str, ConnectorConfig] = field(default_factory=dict)  # by MCP id (enabled ones)
+    multitask_strategy: str = "enqueue"  # a message while a turn runs: enqueue | reject | interrupt
     validators: dict[str, SchemaValidator | None] = field(default_factory=dict)  # by model-facing name
     by_name: dict[str, AttachedFunction] = field(default_factory=dict)  # by model-facing name
 
@@ -120,7 +122,14 @@ class ChannelConfigs:
             assistant: Assistant | None = row[1]  # outer join: None when the channel has none
             settings: dict[str, str] = self.registry.box.decrypt_json(encrypted) if encrypted else {}
             if assistant is None:
-                return ChannelConfig(workspace_id, channel_id, channel.active, None, settings)
+                return ChannelConfig(
+                    workspace_id,
+                    channel_id,
+                    channel.active,
+                    None,
+                    settings,
+                    multitask_strategy=channel.multitask_strategy,
+                )
             functions, mcps = await self.registry.attached(session, assistant.id)
         servers = {mcp_id: self.registry.config_of(mcp) for mcp_id, mcp in mcps.items()}
         validators: dict[str, Any] = {fn.ref.model_name: argument_validator(fn.input_schema) for fn in functions}
@@ -133,6 +142,7 @@ class ChannelConfigs:
             functions=tuple(functions),
             tools=tuple(ToolDef(fn.ref.model_name, fn.description, fn.input_schema) for fn in functions),
             servers=servers,
+            multitask_strategy=channel.multitask_strategy,
             validators=validators,
             by_name={fn.ref.model_name: fn for fn in functions},
         )

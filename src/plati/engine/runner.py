@@ -13,6 +13,16 @@ that was committed; the turn row says whether the turn completed or failed.
 In the usual case a turn reads nothing from the database: the channel's configuration
 (:mod:`.config`) and the conversation's participant and history (:mod:`.memory`) are kept in
 memory.
+
+Several processes may serve one database (PostgreSQL). A turn takes its conversation by storing
+itself as running together with the user's message, numbered after the last part this process
+knows of: the database refuses the write when another turn of the conversation runs (one running
+turn per conversation, a unique index) or when that number is taken (another process stored
+parts since: the history is read again and the write retried). So the order and the history a
+turn sees come from the database, at no extra round trip in the usual case. A message that finds
+its conversation busy follows the channel's ``multitask_strategy``: ``enqueue`` (wait, then run),
+``reject`` (409 ``conversation_busy``) or ``interrupt`` (cancel the running turn, wherever it
+runs, then run). Running turns are leased (:mod:`plati.cluster.leases`).
 """
 
 from __future__ import annotations
@@ -21,23 +31,28 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import secrets
+import socket
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import update
 
+from ..cluster.bus import Bus
+from ..cluster.leases import TurnLeases
 from ..connectors import CallContext, FunctionNotFound
-from ..errors import Conflict, PlatiError, UpstreamError
+from ..errors import Conflict, ConversationBusy, PlatiError, TurnInterrupted, UpstreamError
 from ..ids import new_id, utcnow
 from ..registry import AttachedFunction, Registry, validation_problems
 from ..settings import Settings
 from ..store.db import Database
-from ..store.hot import HotStore, MessageRow
-from ..store.models import Assistant, Turn
+from ..store.hot import HotStore, MessageRow, turn_conflict
+from ..store.models import Assistant
 from .config import ChannelConfig, ChannelConfigs
 from .factory import ProviderFactory, setting_number
 from .memory import HISTORY_LIMIT, ConversationMemory, History, Participant
@@ -49,6 +64,15 @@ from .templating import TemplateContext, render_instructions
 logger = logging.getLogger("plati.engine")
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
+
+MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt")
+BUSY_RECHECK_SECONDS = 1.0  # a waiting message checks again at least this often
+INTERRUPTED_TEXT = "This reply was interrupted by a newer message."
+
+
+def process_owner() -> str:
+    """This process's name in the turns it owns: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,8 @@ class PreparedTurn:
     assistant: Assistant
     provider: Provider
     participant: Participant
+    # Resolved once the turn has taken its conversation (the stream may start then).
+    claimed: asyncio.Future[None] | None = None
 
 
 @dataclass
@@ -80,6 +106,13 @@ class _TurnState:
     calls: list[dict[str, Any]] = field(default_factory=list)
     reply_message_id: str | None = None
     writes: list[asyncio.Future[None]] = field(default_factory=list)  # submitted, not yet awaited
+    interrupted_turn_id: str | None = None  # the turn this one interrupted (policy interrupt)
+
+
+@dataclass
+class _Running:
+    turn_id: str
+    task: asyncio.Task[Any]
 
 
 class TurnRunner:
@@ -92,6 +125,8 @@ class TurnRunner:
         providers: ProviderFactory,
         *,
         memory: ConversationMemory | None = None,
+        bus: Bus | None = None,
+        owner: str | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = db.sessionmaker
@@ -100,8 +135,22 @@ class TurnRunner:
         self.providers = providers
         self.configs = ChannelConfigs(db, registry)
         self.memory = memory if memory is not None else ConversationMemory()
+        self.owner = owner or process_owner()
+        self.bus = bus if bus is not None else Bus(None, owner=self.owner)
+        self.bus.on_interrupt = self._interrupt_here
+        self.lease = timedelta(seconds=settings.turn_lease_seconds)
+        self.leases = TurnLeases(
+            hot,
+            self.bus,
+            owner=self.owner,
+            lease_seconds=settings.turn_lease_seconds,
+            running=lambda: {running.turn_id for running in self._running.values()},
+            on_lost=self._lost,
+        )
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[Any]] = set()
+        self._running: dict[str, _Running] = {}  # by conversation id: the turn this process runs
+        self._interrupting: set[str] = set()  # turn ids to end as interrupted when cancelled
 
     # -- preparation ----------------------------------------------------------------------------
 
@@ -156,17 +205,45 @@ class TurnRunner:
         """Run one turn to the end and return the reply data (SPEC section 5).
 
         Raises:
+            ConversationBusy: a turn of the conversation is running and the channel's policy is
+                ``reject`` (or the wait for it ran out); nothing was stored.
+            TurnInterrupted: a newer message interrupted this turn (policy ``interrupt``); what
+                it stored is kept, and the turn is marked ``interrupted``.
             TurnFailed: the model provider failed (a safe sentence for end users; its code, status
                 and detail in ``details``); the user's message and the error are stored.
             PlatiError: anything else that ended the turn (stored as failed).
         """
         conversation_id = prepared.participant.conversation_id
+        strategy = prepared.config.multitask_strategy
         lock = self._locks.get(conversation_id)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[conversation_id] = lock
+        interrupted: str | None = None
+        told = lock.locked()
+        if told:
+            running = self._running.get(conversation_id)
+            if strategy == "reject":
+                raise self._busy()
+            if strategy == "interrupt" and running is not None:
+                interrupted = running.turn_id
+                self._interrupt_here(running.turn_id)
+            await self._tell_waiting(emit, interrupted)
         async with lock:
-            state = await self._start(prepared)
+            try:
+                state = await self._start(prepared, emit, announced=told)
+            except PlatiError:
+                raise
+            except Exception as exc:
+                error_id = new_error_id()
+                logger.error("A turn could not start (error id %s)", error_id, exc_info=exc)
+                raise PlatiError(f"Internal error (id {error_id})") from exc
+            conversation_id = state.prepared.participant.conversation_id  # a deleted one is replaced
+            if prepared.claimed is not None and not prepared.claimed.done():
+                prepared.claimed.set_result(None)
+            if interrupted is not None:
+                state.interrupted_turn_id = interrupted
+            self._running[conversation_id] = _Running(state.turn_id, asyncio.current_task())  # type: ignore[arg-type]
             try:
                 return await self._loop(state, emit)
             except UpstreamError as exc:
@@ -185,8 +262,71 @@ class TurnRunner:
                 await self._fail(state, f"Internal error (id {error_id})")
                 raise PlatiError(f"Internal error (id {error_id})") from exc
             except asyncio.CancelledError:
-                await asyncio.shield(self._fail(state, "The turn was cancelled"))
-                raise
+                if state.turn_id not in self._interrupting:
+                    await asyncio.shield(self._fail(state, "The turn was cancelled"))
+                    raise
+                # Interrupted by a newer message: what was stored stays, marked.
+                await asyncio.shield(self._fail(state, INTERRUPTED_TEXT, status="interrupted"))
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                raise TurnInterrupted(
+                    "A newer message of this conversation interrupted this reply",
+                    details={"turn_id": state.turn_id},
+                ) from None
+            finally:
+                self._interrupting.discard(state.turn_id)
+                mine = self._running.get(conversation_id)
+                if mine is not None and mine.turn_id == state.turn_id:
+                    del self._running[conversation_id]
+                self.bus.turn_done(conversation_id)
+
+    def _busy(self, waited: float | None = None) -> ConversationBusy:
+        if waited is None:
+            return ConversationBusy(
+                "A reply to an earlier message of this conversation is still running, and this channel "
+                "rejects messages meanwhile (multitask_strategy reject); send it again when the reply has come",
+                details={"multitask_strategy": "reject"},
+            )
+        return ConversationBusy(
+            f"A reply to an earlier message of this conversation was still running after {waited:g} s; "
+            "send this message again later",
+            details={"waited_seconds": waited},
+        )
+
+    async def _tell_waiting(self, emit: Emit | None, interrupted: str | None) -> None:
+        if emit is None:
+            return
+        if interrupted is not None:
+            await emit(
+                {
+                    "type": "interrupted",
+                    "turn_id": interrupted,
+                    "content": "The reply to the previous message was interrupted; this message is answered next",
+                }
+            )
+        else:
+            await emit(
+                {
+                    "type": "queued",
+                    "content": "A reply to an earlier message is running; this message is answered after it",
+                }
+            )
+
+    def _interrupt_here(self, turn_id: str) -> None:
+        """Cancel ``turn_id`` if this process runs it (it ends as ``interrupted``)."""
+        for running in self._running.values():
+            if running.turn_id == turn_id and turn_id not in self._interrupting:
+                self._interrupting.add(turn_id)
+                running.task.cancel()
+                return
+
+    def _lost(self, turn_ids: set[str]) -> None:
+        """Turns whose lease another process found expired: they were marked failed there, and
+        this process stops them (what they write now would be refused anyway)."""
+        for running in list(self._running.values()):
+            if running.turn_id in turn_ids:
+                running.task.cancel()
 
     def run_detached(self, prepared: PreparedTurn, emit: Emit | None = None) -> asyncio.Task[dict[str, Any]]:
         """Run a turn as a task of its own, so a client that goes away does not cancel it."""
@@ -195,26 +335,102 @@ class TurnRunner:
         task.add_done_callback(self._background.discard)
         return task
 
-    async def _start(self, prepared: PreparedTurn) -> _TurnState:
-        """Store the turn and the user's message, in one transaction. The conversation's history
-        comes from memory, or from the database the first time."""
+    async def _start(self, prepared: PreparedTurn, emit: Emit | None, *, announced: bool = False) -> _TurnState:
+        """Take the conversation: store the turn as running with the user's message, numbered
+        after the last stored part. The history comes from memory, or from the database the first
+        time and whenever another process stored parts since.
+
+        Raises:
+            ConversationBusy: another turn runs and the policy is ``reject``, or the wait ran out.
+        """
         conversation_id = prepared.participant.conversation_id
-        history = self.memory.history(conversation_id)
-        if history is None:
-            history = await self._load_history(conversation_id)
-            self.memory.remember_history(conversation_id, history)
-        self.memory.trim(conversation_id, history, HISTORY_LIMIT - 1)  # the user's message makes it the limit
-        state = _TurnState(prepared=prepared, turn_id=new_id("turn"), history=history)
-        rows, parts, sizes = self._rows(state, [(UserText(text=prepared.request.text), None)])
-        write = self.hot.start_turn(
-            turn_id=state.turn_id,
-            conversation_id=conversation_id,
-            assistant_id=prepared.assistant.id,
-            at=rows[0].created_at,
-            messages=rows,
+        strategy = prepared.config.multitask_strategy
+        started = time.monotonic()
+        interrupted: str | None = None
+        renewed = False  # the participant was read again once already
+        while True:
+            history = self.memory.history(conversation_id)
+            if history is None:
+                history = await self._load_history(conversation_id)
+                self.memory.remember_history(conversation_id, history)
+            self.memory.trim(conversation_id, history, HISTORY_LIMIT - 1)  # the user's message makes it the limit
+            state = _TurnState(prepared=prepared, turn_id=new_id("turn"), history=history)
+            rows, parts, sizes = self._rows(state, [(UserText(text=prepared.request.text), None)])
+            write = self.hot.start_turn(
+                turn_id=state.turn_id,
+                conversation_id=conversation_id,
+                assistant_id=prepared.assistant.id,
+                at=rows[0].created_at,
+                messages=rows,
+                owner=self.owner,
+                lease=self.lease,
+            )
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                # The write goes on and may commit: then the turn is ended as cancelled.
+                self._spawn(self._abandon(write, state))
+                raise
+            except Exception as exc:
+                conflict = turn_conflict(exc)
+                request = prepared.request
+                if conflict is None or (conflict == "gone" and renewed):
+                    self.memory.forget_history(conversation_id)
+                    self.memory.forget_participant(request.workspace_id, request.channel_id, request.identity)
+                    raise
+                if conflict == "stale":  # another process stored parts: read the history again
+                    self.memory.forget_history(conversation_id)
+                    continue
+                if conflict == "gone":  # deleted (a retention job): the identity starts a new one
+                    self.memory.forget_history(conversation_id)
+                    self.memory.forget_participant(request.workspace_id, request.channel_id, request.identity)
+                    prepared.participant = await self._participant(request)
+                    self.memory.remember_participant(request.workspace_id, request.channel_id, prepared.participant)
+                    conversation_id = prepared.participant.conversation_id
+                    renewed = True
+                    continue
+                if strategy == "reject":
+                    raise self._busy() from None
+                waited = time.monotonic() - started
+                if waited >= self.settings.queue_timeout_seconds:
+                    raise self._busy(round(waited, 1)) from None
+                if strategy == "interrupt" and interrupted is None:
+                    running = await self.hot.running_turn(conversation_id)
+                    if running is not None:
+                        interrupted = running[0]
+                        self.bus.interrupt(interrupted)
+                        if not announced:
+                            await self._tell_waiting(emit, interrupted)
+                            announced = True
+                        continue
+                if not announced:
+                    await self._tell_waiting(emit, None)
+                    announced = True
+                remaining = self.settings.queue_timeout_seconds - waited
+                await self.bus.wait_turn_done(conversation_id, min(BUSY_RECHECK_SECONDS, remaining))
+                continue
+            state.interrupted_turn_id = interrupted
+            self.memory.extend(conversation_id, state.history, parts, sizes, rows[-1].seq)
+            return state
+
+    async def _abandon(self, write: asyncio.Future[None], state: _TurnState) -> None:
+        """End a turn whose caller was cancelled while its start was being written."""
+        try:
+            await write
+        except Exception:
+            return  # nothing was stored
+        self.memory.forget_history(state.prepared.participant.conversation_id)
+        finish = self.hot.finish_turn(
+            state.turn_id, status="failed", error="The turn was cancelled", usage={}, at=utcnow()
         )
-        self._submitted(state, write, rows, parts, sizes)
-        return state
+        with contextlib.suppress(Exception):
+            await finish
+        self.bus.turn_done(state.prepared.participant.conversation_id)
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _loop(self, state: _TurnState, emit: Emit | None) -> dict[str, Any]:
         prepared = state.prepared
@@ -381,11 +597,15 @@ class TurnRunner:
             "function_calls": state.calls,
             "usage": usage,
         }
+        if state.interrupted_turn_id is not None:
+            data["interrupted_turn_id"] = state.interrupted_turn_id
         if emit is not None:
             await emit({"type": "complete", "content": text, "data": data})
         return data
 
-    async def _fail(self, state: _TurnState, message: str, failure: SafeFailure | None = None) -> None:
+    async def _fail(
+        self, state: _TurnState, message: str, failure: SafeFailure | None = None, *, status: str = "failed"
+    ) -> None:
         """Store the error and mark the turn failed (the first error is the one that counts: a
         database that fails here too is logged, not raised).
 
@@ -397,9 +617,7 @@ class TurnRunner:
         record = failure.record() if failure is not None else None
         rows, stored, sizes = self._rows(state, [(ErrorPart(message=message), record)])
         error = f"{failure.detail} (error id {failure.error_id})" if failure is not None else message
-        write = self.hot.finish_turn(
-            state.turn_id, status="failed", error=error, usage=usage, at=utcnow(), messages=rows
-        )
+        write = self.hot.finish_turn(state.turn_id, status=status, error=error, usage=usage, at=utcnow(), messages=rows)
         self._submitted(state, write, rows, stored, sizes)
         try:
             await self._written(state)
@@ -480,20 +698,18 @@ class TurnRunner:
         sizes = [len(json.dumps(part, ensure_ascii=False)) for _seq, part in stored]
         return History(seq=stored[-1][0] if stored else 0, parts=parts, sizes=sizes, size=sum(sizes))
 
-    async def recover(self) -> int:
-        """Mark turns left running by a stopped process as failed (what they stored stays)."""
-        async with self.sessionmaker() as session, session.begin():
-            result = await session.execute(
-                update(Turn)
-                .where(Turn.status == "running")
-                .values(status="failed", error="The service stopped during this turn", finished_at=utcnow())
-            )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    async def start(self) -> int:
+        """Mark failed the turns that stopped processes left running (what they stored stays),
+        and keep this process's own turns leased from now on; how many were marked."""
+        recovered = await self.leases.recover()
+        self.leases.start()
+        return recovered
 
     async def aclose(self) -> None:
         for task in list(self._background):
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(asyncio.shield(task), 30)
+        await self.leases.aclose()
 
 
 def _ms(started: float) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,14 @@ class Database:
         )
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
         self.config_generation = 0
+        # Called (on the event loop) after a configuration write through this engine: the
+        # platform announces it to the other processes (plati.cluster.bus).
+        self.on_config_written: Callable[[], None] | None = None
         self._watch_config_writes()
+
+    def config_changed_elsewhere(self) -> None:
+        """Another process wrote the configuration: every cached configuration is stale."""
+        self.config_generation += 1
 
     def _watch_config_writes(self) -> None:
         engine = self.engine.sync_engine
@@ -134,6 +141,8 @@ class Database:
             written = record.info.pop(_WRITTEN, False)
             if committed or written:
                 self.config_generation += 1
+                if self.on_config_written is not None:
+                    self.on_config_written()
 
     @property
     def dialect(self) -> str:

@@ -74,7 +74,8 @@ class Statement:
             for name in self.names
             if not compiled.binds[name].required and compiled.binds[name].value is not None
         }
-        columns = statement.selected_columns if isinstance(statement, Select) else ()
+        # A SELECT's columns, or what an INSERT, UPDATE or DELETE returns (RETURNING).
+        columns = statement.selected_columns if isinstance(statement, Select) else statement.exported_columns
         self._results: tuple[Processor | None, ...] = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )

@@ -12,13 +12,16 @@ lock across event-loop turns while a turn waits for it. Everything else goes thr
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from sqlalchemy import Integer, String, and_, bindparam, insert, select, update
+import asyncpg
+from sqlalchemy import Integer, Interval, String, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..ids import utcnow
 from .db import Database, sqlite_pragma_synchronous
 from .direct import Driver, GroupCommit, Statement, Write, open_driver
 from .models import Base, UTCDateTime
@@ -153,9 +156,23 @@ class HotStore:
         return [(int(seq), part) for seq, part in reversed(rows)]
 
     def start_turn(
-        self, *, turn_id: str, conversation_id: str, assistant_id: str, at: datetime, messages: list[MessageRow]
+        self,
+        *,
+        turn_id: str,
+        conversation_id: str,
+        assistant_id: str,
+        at: datetime,
+        messages: list[MessageRow],
+        owner: str,
+        lease: timedelta,
     ) -> asyncio.Future[None]:
-        """Store a running turn, its first messages, and the conversation's new ``updated_at``."""
+        """Store a running turn owned by ``owner`` (its lease runs ``lease`` from now, on the
+        database's clock), its first messages, and the conversation's new ``updated_at``.
+
+        This is how a process takes a conversation: the write fails, and nothing of it is stored,
+        when another turn of the conversation is running or when the messages' sequence numbers
+        are taken (the caller's history is not the latest); :func:`turn_conflict` tells which.
+        """
         row: dict[str, Any] = {
             "id": turn_id,
             "conversation_id": conversation_id,
@@ -165,6 +182,9 @@ class HotStore:
             "usage": {},
             "started_at": at,
             "finished_at": None,
+            "owner": owner,
+            "lease_for": lease,
+            "lease_at": at + lease,
         }
         writes = [
             (self._sql.insert_turn, self._sql.insert_turn.params(row)),
@@ -186,11 +206,33 @@ class HotStore:
         error: str | None = None,
         messages: list[MessageRow] | None = None,
     ) -> asyncio.Future[None]:
-        """Store the last messages and the turn's outcome, in one transaction."""
+        """Store the last messages and the turn's outcome, in one transaction (a turn that is no
+        longer running, marked failed after its lease ran out, keeps that outcome)."""
         finish = self._write(
             self._sql.finish_turn, b_id=turn_id, b_status=status, b_error=error, b_usage=usage, b_at=at
         )
         return self._commit.submit([*self._messages(messages or []), finish])
+
+    async def running_turn(self, conversation_id: str) -> tuple[str, str | None] | None:
+        """The running turn of a conversation, as ``(turn id, owner)``."""
+        statement = self._sql.running_turn
+        row = await self._reader.fetchone(statement, statement.params({"b_conv": conversation_id}))
+        return None if row is None else (row[0], row[1])
+
+    async def renew_leases(self, owner: str, lease: timedelta) -> set[str]:
+        """Extend the lease of every running turn of ``owner``; the ids of those still running."""
+        statement = self._sql.renew_leases
+        rows = await self._reader.fetchall(statement, statement.params({"b_owner": owner, "b_for": lease}))
+        return {row[0] for row in rows}
+
+    async def reap_turns(self, *, all_running: bool = False) -> list[tuple[str, str]]:
+        """Mark failed the running turns whose lease ran out (their process stopped), or every
+        running turn with ``all_running`` (no other process can be serving the database);
+        ``(turn id, conversation id)`` of each."""
+        statement = self._sql.reap_all if all_running else self._sql.reap_expired
+        values = {"b_error": REAPED_ERROR, "b_at": utcnow()}
+        rows = await self._reader.fetchall(statement, statement.params(values))
+        return [(row[0], row[1]) for row in rows]
 
     def _messages(self, messages: list[MessageRow]) -> list[Write]:
         statement = self._sql.insert_message
@@ -199,6 +241,31 @@ class HotStore:
     @staticmethod
     def _write(statement: Statement, **values: Any) -> Write:
         return statement, statement.params(values)
+
+
+REAPED_ERROR = "The service stopped during this turn"
+RUNNING_INDEX = "uq_turns_running_conversation"
+_SEQ_CONSTRAINT = "uq_messages_conversation_id_seq"
+
+
+def turn_conflict(exc: BaseException) -> Literal["busy", "stale", "gone"] | None:
+    """What made :meth:`HotStore.start_turn` fail: ``busy`` (another turn of the conversation is
+    running), ``stale`` (the sequence numbers are taken: messages were stored since the history
+    was read), ``gone`` (the conversation was deleted), or None (anything else)."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        name = exc.constraint_name or ""
+        return "busy" if name == RUNNING_INDEX else "stale" if name == _SEQ_CONSTRAINT else None
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return "gone"
+    if isinstance(exc, sqlite3.IntegrityError):
+        text = str(exc)
+        if "FOREIGN KEY constraint failed" in text:
+            return "gone"
+        if "UNIQUE" in text and "turns.conversation_id" in text:
+            return "busy"
+        if "UNIQUE" in text and "messages.conversation_id, messages.seq" in text:
+            return "stale"
+    return None
 
 
 class _Statements:
@@ -279,7 +346,43 @@ class _Statements:
             .limit(bindparam("b_limit", type_=Integer())),
             dialect,
         )
-        self.insert_turn = Statement(insert(_TURNS), dialect, keys=[c.key for c in _TURNS.c], rank=0)
+        postgres = dialect.name == "postgresql"
+        # The lease runs on the database's clock (PostgreSQL), so that processes on machines
+        # whose clocks differ agree on it; SQLite has one process, whose clock it is.
+        lease_until = (
+            func.now() + bindparam("lease_for", type_=Interval())
+            if postgres
+            else bindparam("lease_at", type_=UTCDateTime())
+        )
+        turn_values: dict[str, Any] = {c.key: bindparam(c.key, type_=c.type) for c in _TURNS.c}
+        turn_values["lease_expires_at"] = lease_until
+        self.insert_turn = Statement(insert(_TURNS).values(turn_values), dialect, rank=0)
+        running = _TURNS.c.status == "running"
+        self.running_turn = Statement(
+            select(_TURNS.c.id, _TURNS.c.owner).where(_TURNS.c.conversation_id == bindparam("b_conv"), running),
+            dialect,
+        )
+        now = func.now() if postgres else bindparam("b_at", type_=UTCDateTime())
+        self.renew_leases = Statement(
+            update(_TURNS)
+            .where(_TURNS.c.owner == bindparam("b_owner"), running)
+            .values(lease_expires_at=func.now() + bindparam("b_for", type_=Interval()))
+            .returning(_TURNS.c.id)
+            if postgres
+            else update(_TURNS)
+            .where(_TURNS.c.owner == bindparam("b_owner"), running)
+            .values(lease_expires_at=bindparam("b_at", type_=UTCDateTime()))
+            .returning(_TURNS.c.id),
+            dialect,
+        )
+        reap = update(_TURNS).values(status="failed", error=bindparam("b_error"), finished_at=now)
+        self.reap_expired = Statement(
+            reap.where(running, or_(_TURNS.c.lease_expires_at.is_(None), _TURNS.c.lease_expires_at < now)).returning(
+                _TURNS.c.id, _TURNS.c.conversation_id
+            ),
+            dialect,
+        )
+        self.reap_all = Statement(reap.where(running).returning(_TURNS.c.id, _TURNS.c.conversation_id), dialect)
         self.insert_message = Statement(insert(_MESSAGES), dialect, keys=[c.key for c in _MESSAGES.c], rank=1)
         self.touch_conversation = Statement(
             update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("b_id")).values(updated_at=bindparam("b_at")),
@@ -288,7 +391,7 @@ class _Statements:
         )
         self.finish_turn = Statement(
             update(_TURNS)
-            .where(_TURNS.c.id == bindparam("b_id"))
+            .where(_TURNS.c.id == bindparam("b_id"), _TURNS.c.status == "running")
             .values(
                 status=bindparam("b_status"),
                 error=bindparam("b_error"),
@@ -300,4 +403,4 @@ class _Statements:
         )
 
 
-__all__ = ["HotStore", "KeyRecord", "MessageRow", "ParticipantRecord"]
+__all__ = ["REAPED_ERROR", "HotStore", "KeyRecord", "MessageRow", "ParticipantRecord", "turn_conflict"]

@@ -13,11 +13,13 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -194,6 +196,9 @@ class Channel(Base):
         String(64), ForeignKey("assistants.id", ondelete="SET NULL"), index=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What a message does when it arrives while a turn of its conversation runs: enqueue (it runs
+    # after), reject (409) or interrupt (the running turn is cancelled); see plati.engine.runner.
+    multitask_strategy: Mapped[str] = mapped_column(String(20), default="enqueue", server_default="enqueue")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -226,20 +231,37 @@ class Conversation(Base):
 
 
 class Turn(Base):
-    """One user message and everything the assistant did to answer it."""
+    """One user message and everything the assistant did to answer it.
+
+    A conversation has at most one running turn (a partial unique index): inserting the running
+    turn is how a process takes the conversation. The process (``owner``) renews
+    ``lease_expires_at`` while the turn runs; a turn whose lease ran out belongs to a process that
+    stopped, and any live process marks it failed.
+    """
 
     __tablename__ = "turns"
+    __table_args__ = (
+        Index(
+            "uq_turns_running_conversation",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
     assistant_id: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20))  # running | completed | failed
+    status: Mapped[str] = mapped_column(String(20))  # running | completed | failed | interrupted
     error: Mapped[str | None] = mapped_column(Text)
     usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    owner: Mapped[str | None] = mapped_column(String(120))  # the process running it: host:pid:token
+    lease_expires_at: Mapped[datetime | None]
 
 
 class Message(Base):
