@@ -53,7 +53,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _new_key(workspace_id: str, name: str, access: str) -> tuple[ApiKey, str]:
+def new_api_key(workspace_id: str, name: str, access: str) -> tuple[ApiKey, str]:
+    """A new key row for ``workspace_id`` and the key itself (shown once, stored hashed).
+
+    Raises:
+        InvalidRequest: ``access`` is neither ``read-write`` nor ``read-only``.
+    """
     if access not in get_args(Access):
         raise InvalidRequest(f"Unknown access {access!r}; use 'read-write' or 'read-only'")
     key = generate_api_key()
@@ -95,7 +100,7 @@ async def create_workspace(settings: Settings, name: str) -> tuple[str, str]:
         workspace_id = new_id("ws")
         session.add(Workspace(id=workspace_id, name=name, created_at=utcnow()))
         await session.flush()
-        row, key = _new_key(workspace_id, DEFAULT_KEY_NAME, "read-write")
+        row, key = new_api_key(workspace_id, DEFAULT_KEY_NAME, "read-write")
         session.add(row)
     return workspace_id, key
 
@@ -112,7 +117,7 @@ async def create_api_key(settings: Settings, workspace_id: str | None, name: str
     """
     async with _database(settings) as db, db.sessionmaker() as session, session.begin():
         resolved = await _resolve_workspace(session, workspace_id)
-        row, key = _new_key(resolved, name, access)
+        row, key = new_api_key(resolved, name, access)
         session.add(row)
     return row.id, key
 
@@ -130,19 +135,21 @@ async def list_api_keys(settings: Settings, workspace_id: str | None) -> list[Ap
                 select(ApiKey).where(ApiKey.workspace_id == resolved).order_by(ApiKey.created_at, ApiKey.id)
             )
         ).all()
-    return [
-        ApiKeyInfo(
-            id=row.id,
-            workspace_id=row.workspace_id,
-            name=row.name,
-            access=row.access,
-            prefix=row.prefix,
-            created_at=row.created_at.isoformat(),
-            last_used_at=_iso(row.last_used_at),
-            revoked_at=_iso(row.revoked_at),
-        )
-        for row in rows
-    ]
+    return [api_key_info(row) for row in rows]
+
+
+def api_key_info(row: ApiKey) -> ApiKeyInfo:
+    """What may be shown of a stored key: never the key or its hash."""
+    return ApiKeyInfo(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        name=row.name,
+        access=row.access,
+        prefix=row.prefix,
+        created_at=row.created_at.isoformat(),
+        last_used_at=_iso(row.last_used_at),
+        revoked_at=_iso(row.revoked_at),
+    )
 
 
 async def revoke_api_key(settings: Settings, key_id: str) -> None:
@@ -161,4 +168,13 @@ async def revoke_api_key(settings: Settings, key_id: str) -> None:
         row.revoked_at = utcnow()
 
 
-__all__ = ["Access", "ApiKeyInfo", "create_api_key", "create_workspace", "list_api_keys", "revoke_api_key"]
+__all__ = [
+    "Access",
+    "ApiKeyInfo",
+    "api_key_info",
+    "create_api_key",
+    "create_workspace",
+    "list_api_keys",
+    "new_api_key",
+    "revoke_api_key",
+]

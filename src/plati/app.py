@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
-from .api import assistants, channels, conversations, mcps, workspace
+from .api import assistants, channels, conversations, keys, mcps, workspace
 from .api.deps import Services
 from .api.inputs import RefuseNulParameters
 from .api.wire import ok
@@ -197,6 +197,7 @@ def create_app(
     app.include_router(assistants.router)
     app.include_router(channels.router)
     app.include_router(workspace.router)
+    app.include_router(keys.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RefuseNulParameters, paths=lambda: app.openapi().get("paths", {}))
     return app

@@ -13,11 +13,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..engine.runner import ChatRequest, Emit
 from ..errors import BadRequest, ConversationBusy, InvalidRequest, NotFound, PlatiError
-from ..store.models import Conversation, Identity, Message
+from ..store.models import Conversation, Identity, Message, Turn
 from .deps import Auth, Services, Svc, Writer, principal_of, services
 from .wire import INT32_MAX, Body, ok
 
@@ -224,12 +224,21 @@ async def list_conversations(
     svc: Svc,
     channel_id: str | None = None,
     identity_id: str | None = None,
+    failed: bool | None = Query(
+        default=None, description="true: only conversations with a failed turn; false: only those without"
+    ),
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=INT32_MAX),
 ) -> dict[str, Any]:
+    failed_turns = (
+        select(func.count(Turn.id))
+        .where(Turn.conversation_id == Conversation.id, Turn.status == "failed")
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
     async with svc.db.sessionmaker() as session:
         query = (
-            select(Conversation, Identity.external_id)
+            select(Conversation, Identity.external_id, failed_turns)
             .join(Identity, Identity.id == Conversation.identity_id)
             .where(Conversation.workspace_id == principal.workspace_id)
         )
@@ -237,6 +246,8 @@ async def list_conversations(
             query = query.where(Conversation.channel_id == channel_id)
         if identity_id is not None:
             query = query.where(Identity.external_id == identity_id)
+        if failed is not None:
+            query = query.where(failed_turns > 0 if failed else failed_turns == 0)
         rows = (
             await session.execute(
                 query.order_by(Conversation.updated_at.desc(), Conversation.id).limit(limit + 1).offset(offset)
@@ -249,8 +260,9 @@ async def list_conversations(
             "identity_id": external_id,
             "created_at": conversation.created_at.isoformat(),
             "updated_at": conversation.updated_at.isoformat(),
+            "failed_turns": failed_count,
         }
-        for conversation, external_id in rows[:limit]
+        for conversation, external_id, failed_count in rows[:limit]
     ]
     more = len(rows) > limit
     return ok(

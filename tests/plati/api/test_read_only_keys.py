@@ -47,6 +47,7 @@ def workspace_ids(http: httpx.Client, shop: str) -> dict[str, str]:
         "channel_id": channel_id,
         "conversation_id": chat.json()["data"]["conversation_id"],
         "identity_id": IDENTITY,
+        "key_id": http.get("/workspace/api-keys").json()["data"][0]["id"],
     }
 
 
