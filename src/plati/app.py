@@ -27,6 +27,7 @@ from .api.wire import ok
 from .cluster.bus import Bus
 from .cluster.sqlite_lock import SqliteServeLock
 from .connectors import Connector, ConnectorConfig, ConnectorManager, open_connector
+from .console import mount_console
 from .engine.factory import ProviderFactory
 from .engine.providers import Provider
 from .engine.runner import TurnRunner, process_owner
@@ -198,6 +199,8 @@ def create_app(
     app.include_router(channels.router)
     app.include_router(workspace.router)
     app.include_router(keys.router)
+    # Last: the console takes only ``/`` and ``/console/...``, after every API route.
+    mount_console(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RefuseNulParameters, paths=lambda: app.openapi().get("paths", {}))
     return app

@@ -25,6 +25,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.console import Console
@@ -265,6 +266,12 @@ def function_call_line(call: dict[str, Any]) -> Text:
     return line
 
 
+def console_url(setup: DemoSetup) -> str:
+    """The web console, already signed in: the key travels in the URL's fragment, which the
+    browser never sends to a server; the console moves it to the tab's session storage."""
+    return f"{setup.url}/#key={quote(setup.api_key, safe='')}"
+
+
 def show_next_steps(out: Console, setup: DemoSetup, temporary: bool) -> None:
     """The platform's address, the key, the channel, and commands to paste."""
     chat_url = f"{setup.url}/conversation/{IDENTITY}/chat/{setup.channel_id}"
@@ -285,6 +292,7 @@ def show_next_steps(out: Console, setup: DemoSetup, temporary: bool) -> None:
     fields.add_column(style="bold")
     fields.add_column()
     for label, value in (
+        ("console", f"{console_url(setup)}  (signed in; the key stays in that browser tab)"),
         ("platform", f"{setup.url}  (API docs: {setup.url}/docs)"),
         ("API key", setup.api_key),
         ("workspace", setup.workspace_id),
