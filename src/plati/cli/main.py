@@ -50,7 +50,7 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Run the Plati API server (settings from PLATI_* variables or PLATI_CONFIG)."""
+    """Run the Plati API server and its web console (settings from PLATI_* variables or PLATI_CONFIG)."""
     import uvicorn
     from sqlalchemy.engine import make_url
 
@@ -58,6 +58,8 @@ def serve(
     from ..settings import Settings
 
     settings = Settings.load()
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"Plati console: http://{shown}:{port}/  (sign in with an API key; API docs at /docs)", err=True)
     if workers == 1:
         uvicorn.run(create_app(settings, freeze_gc=True), host=host, port=port)
         return

@@ -83,6 +83,7 @@ def test_demo_keeps_serving_and_prints_what_to_paste(tmp_path: Path, monkeypatch
     assert f'-H "Authorization: Bearer {key[1]}"' in out
     assert """-d '{"text": "Check my order ORD-001"}'""" in out
     assert f"plati --url {url[1]} --api-key {key[1]} chat {channel[1]}" in out
+    assert f"console    {url[1]}/#key={key[1]}" in out
     assert "Stopping the demo" in out
 
 
