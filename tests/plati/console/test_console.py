@@ -130,14 +130,17 @@ def test_the_guides_prompt_flags_a_misspelled_function_completes_names_and_attac
     instructions.fill(MISSPELLED)
     warning = page.locator(".editor .notice")
     expect_text(warning, "check_order_stauts")
-    # Fix it by completion: type the start of the name, choose it from the list.
-    instructions.fill(MISSPELLED.replace("{{function.check_order_stauts(order_id)}}", ""))
-    instructions.press("End")
-    instructions.press_sequentially(" {{function.check_o")
+    # Fix it by completion: the name cut back to its start, more typed, chosen from the list.
+    cut = MISSPELLED.replace("{{function.check_order_stauts(order_id)}}", "{{function.check_o")
+    instructions.fill(cut)
+    caret = cut.index("2. Call {{function.check_o") + len("2. Call {{function.check_o")
+    instructions.evaluate("(node, caret) => node.setSelectionRange(caret, caret)", caret)
+    instructions.press_sequentially("r")
     page.get_by_role("option", name=re.compile("check_order_status")).wait_for()
     instructions.press("Enter")
-    assert "{{function.check_order_status(order_id)}}" in instructions.input_value()
+    assert instructions.input_value() == GUIDE_PROMPT
     assert "check_order_stauts" not in warning.inner_text()
+    expect_text(warning, "get_customer_profile")  # the guide's, which the e-commerce example does not offer
     page.get_by_role("button", name="Create assistant").click()
     expect_text(page.get_by_role("heading", level=1), "Customer Service")
     with console.api() as http:
@@ -220,6 +223,60 @@ def test_a_read_only_key_gets_no_write_controls(page: Any, console: Console) -> 
         assert page.get_by_text("Try it").count() == 0, where
 
 
+def _show_something(page: Any, name: str, width: int) -> None:
+    """Pages with a result worth showing in the docs: a tried function, a chat."""
+    if name == "mcp":
+        tool = page.get_by_role("region", name="check_order_status")
+        tool.get_by_text("Try it").click()
+        tool.get_by_label("order_id (required)").fill("ORD-002")
+        tool.get_by_role("button", name="Call check_order_status").click()
+        expect_text(tool, "Success")
+    elif name == "playground":
+        page.get_by_label("Message").fill("I want to return order ORD-003 because it arrived damaged")
+        page.get_by_role("button", name="Send").click()
+        page.get_by_role("article", name="Function call process_return").wait_for()
+        expect_text(page.locator(".bubble.assistant").last, "ORD-003")
+        page.get_by_label("Message").blur()
+
+
+def test_every_page_fits_1280_and_375_pixels_and_is_screenshot(
+    browser: Any, console: Console, screenshot_dir: Path
+) -> None:
+    with console.api() as http:
+        conversation = http.get("/conversations?identity_id=alice").json()["data"]["conversations"][0]["id"]
+        mcp_id = http.get("/workspace/mcps").json()["data"][0]["id"]
+        assistant_id = http.get("/assistants").json()["data"][0]["id"]
+        channel_id = http.get("/channels").json()["data"][0]["id"]
+    shots = {page: page for page in PAGES}
+    shots.update(
+        {
+            "mcp": f"mcps/{mcp_id}",
+            "assistant": f"assistants/{assistant_id}",
+            "conversation": f"conversations/{conversation}",
+            "playground": f"playground/{channel_id}",
+        }
+    )
+    for width, suffix in ((1280, ""), (375, "-375")):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        sign_in(page, console)
+        for name, where in shots.items():
+            page.goto(f"{console.url}/#/{where}")
+            page.locator("main h1").wait_for()
+            page.locator("main .loading").wait_for(state="detached")
+            _show_something(page, name, width)
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{where} scrolls sideways at {width}px"
+            if suffix == "" or name in {"overview", "playground", "conversation", "mcp"}:
+                page.screenshot(path=str(screenshot_dir / f"{name}{suffix}.png"), full_page=True)
+        context.close()
+    signed_out = browser.new_page(viewport={"width": 1280, "height": 700})
+    signed_out.goto(console.url)
+    signed_out.get_by_label("API key").wait_for()
+    signed_out.screenshot(path=str(screenshot_dir / "sign-in.png"))
+    signed_out.close()
+
+
 @pytest.fixture
 def hostile_server(console: Console) -> Any:
     """A function server whose description, results and errors hold markup."""
@@ -276,57 +333,3 @@ def test_content_from_users_models_and_function_servers_stays_text(
         page.locator("main .loading").wait_for(state="detached")
     assert page.locator("main img, main script").count() == 0
     no_script_ran(page)
-
-
-def _show_something(page: Any, name: str, width: int) -> None:
-    """Pages with a result worth showing in the docs: a tried function, a chat."""
-    if name == "mcp":
-        tool = page.get_by_role("region", name="check_order_status")
-        tool.get_by_text("Try it").click()
-        tool.get_by_label("order_id (required)").fill("ORD-002")
-        tool.get_by_role("button", name="Call check_order_status").click()
-        expect_text(tool, "Success")
-    elif name == "playground":
-        page.get_by_label("Message").fill("I want to return order ORD-003 because it arrived damaged")
-        page.get_by_role("button", name="Send").click()
-        page.get_by_role("article", name="Function call process_return").wait_for()
-        expect_text(page.locator(".bubble.assistant").last, "ORD-003")
-        page.get_by_label("Message").blur()
-
-
-def test_every_page_fits_1280_and_375_pixels_and_is_screenshot(
-    browser: Any, console: Console, screenshot_dir: Path
-) -> None:
-    with console.api() as http:
-        conversation = http.get("/conversations?identity_id=alice").json()["data"]["conversations"][0]["id"]
-        mcp_id = http.get("/workspace/mcps").json()["data"][0]["id"]
-        assistant_id = http.get("/assistants").json()["data"][0]["id"]
-        channel_id = http.get("/channels").json()["data"][0]["id"]
-    shots = {page: page for page in PAGES}
-    shots.update(
-        {
-            "mcp": f"mcps/{mcp_id}",
-            "assistant": f"assistants/{assistant_id}",
-            "conversation": f"conversations/{conversation}",
-            "playground": f"playground/{channel_id}",
-        }
-    )
-    for width, suffix in ((1280, ""), (375, "-375")):
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        page = context.new_page()
-        sign_in(page, console)
-        for name, where in shots.items():
-            page.goto(f"{console.url}/#/{where}")
-            page.locator("main h1").wait_for()
-            page.locator("main .loading").wait_for(state="detached")
-            _show_something(page, name, width)
-            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            assert overflow <= 0, f"{where} scrolls sideways at {width}px"
-            if suffix == "" or name in {"overview", "playground", "conversation", "mcp"}:
-                page.screenshot(path=str(screenshot_dir / f"{name}{suffix}.png"), full_page=True)
-        context.close()
-    signed_out = browser.new_page(viewport={"width": 1280, "height": 700})
-    signed_out.goto(console.url)
-    signed_out.get_by_label("API key").wait_for()
-    signed_out.screenshot(path=str(screenshot_dir / "sign-in.png"))
-    signed_out.close()
