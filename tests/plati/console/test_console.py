@@ -36,10 +36,10 @@ def sign_in(page: Any, console: Console, key: str | None = None, at: str = "#/ov
     page.get_by_role("navigation", name="Console").wait_for()
 
 
-def expect_text(locator: Any, text: str | re.Pattern[str]) -> None:
+def expect_text(locator: Any, text: str | re.Pattern[str], timeout: float = 10_000) -> None:
     from playwright.sync_api import expect
 
-    expect(locator).to_contain_text(text)
+    expect(locator).to_contain_text(text, timeout=timeout)
 
 
 def no_script_ran(page: Any) -> None:
@@ -171,6 +171,13 @@ def test_chat_in_the_playground_streams_the_reply_with_a_live_function_card(page
     expect_text(card, "on Shop")
     reply = page.locator(".bubble.assistant").last
     expect_text(reply, "ORD-001")
+    # A message stored later in the conversation by someone else (as a follow-up would be) shows up.
+    with console.api() as http:
+        channel_id = http.get("/channels").json()["data"][0]["id"]
+        later = http.post(f"/conversation/alice/chat/{channel_id}", json={"text": "And ORD-002?"})
+        assert later.status_code == 200
+    expect_text(page.get_by_role("log"), "And ORD-002?")
+    expect_text(page.get_by_role("log"), later.json()["data"]["reply"])
     page.get_by_role("button", name="New conversation").click()
     expect_text(page.get_by_role("log"), "Send a message to start a conversation.")
 
