@@ -90,12 +90,17 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context (its own session storage) at 1280x900; page errors fail the test."""
+    """A fresh browser context (its own session storage) at 1280x900; page errors and
+    Content-Security-Policy violations fail the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on(
+        "console",
+        lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     yield opened
     context.close()
     assert errors == [], f"JavaScript errors in the console: {errors}"
