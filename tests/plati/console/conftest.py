@@ -37,10 +37,21 @@ def chromium_path() -> str | None:
     return None
 
 
+_skipped: list[str] = []
+
+
 def _unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: the browser tests must run; .ci/run installs chromium)")
+    if reason not in _skipped:
+        _skipped.append(reason)
     pytest.skip(reason)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say why the browser tests did not run, whatever the -r options."""
+    for reason in _skipped:
+        terminalreporter.write_line(f"The console's browser tests were skipped: {reason}", yellow=True)
 
 
 @dataclass
