@@ -197,6 +197,34 @@ def test_a_conversations_timeline_shows_messages_and_calls(page: Any, console: C
     expect_text(page.locator("main"), "No conversation matches these filters")
 
 
+def test_a_failed_turn_shows_its_reason_in_the_playground_the_list_and_the_timeline(
+    page: Any, console: Console
+) -> None:
+    with console.api() as http:
+        # A model server that is not there: the turn fails (provider_unavailable), stored as such.
+        broken = {"base_url": "http://127.0.0.1:9/v1", "timeout_seconds": 2}
+        assistant = http.post(
+            "/assistant", json={"name": "Unplugged", "provider": "OPENAI", "model": "none", "settings": broken}
+        ).json()["data"]
+        channel = http.post("/channels", json={"name": "unplugged", "assistant_id": assistant["id"]}).json()["data"]
+    sign_in(page, console, at=f"#/playground/{channel['id']}")
+    page.get_by_label("Identity").fill("bob")
+    page.get_by_label("Identity").dispatch_event("change")
+    page.get_by_label("Message").fill("Hello?")
+    page.get_by_role("button", name="Send").click()
+    expect_text(page.locator("main"), "The assistant is not available right now")
+    page.goto(f"{console.url}/#/conversations")
+    page.get_by_role("link", name="alice").wait_for()
+    page.get_by_label("Only with failed turns").check()
+    page.get_by_role("link", name="alice").wait_for(state="detached")
+    row = page.get_by_role("row", name=re.compile("bob"))
+    expect_text(row, "1")
+    row.get_by_role("link", name="bob").click()
+    failed = page.locator(".turn.failed")
+    expect_text(failed, "Turn failed: The assistant is not available right now")
+    expect_text(failed, "The OpenAI provider could not be reached")
+
+
 def test_create_and_revoke_an_api_key(page: Any, console: Console) -> None:
     sign_in(page, console, at="#/keys")
     page.get_by_label("Name", exact=True).fill("dashboard")
