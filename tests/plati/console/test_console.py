@@ -29,6 +29,12 @@ XSS = {
 }
 
 
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll("input, select, textarea, button")]
+    .filter((el) => el.type !== "hidden" && !el.labels?.length && !el.getAttribute("aria-label")
+        && !(el.tagName === "BUTTON" && el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 80))"""
+
+
 def sign_in(page: Any, console: Console, key: str | None = None, at: str = "#/overview") -> None:
     page.goto(f"{console.url}/{at}")
     page.get_by_label("API key").fill(key or console.key)
@@ -78,6 +84,23 @@ def test_sign_in_shows_the_apis_refusal_keeps_the_key_in_the_tab_and_signs_out(p
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("API key").wait_for()
     assert page.evaluate("sessionStorage.getItem('plati.console.key')") is None
+
+
+def test_the_console_works_from_the_keyboard(page: Any, console: Console) -> None:
+    page.goto(console.url)
+    page.get_by_label("API key").wait_for()
+    page.keyboard.type(console.key)  # the key field has the focus
+    page.keyboard.press("Enter")
+    expect_text(page.get_by_role("heading", level=1), "Overview")
+    page.locator("main h1:focus").wait_for()  # focus moves to the page's heading
+    page.keyboard.press("Shift+Tab")
+    for _ in range(12):
+        if page.evaluate("document.activeElement.textContent") == "Channels":
+            break
+        page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    expect_text(page.get_by_role("heading", level=1), "Channels")
+    page.locator("main h1:focus").wait_for()
 
 
 def test_the_demo_link_signs_in_and_takes_the_key_out_of_the_address(page: Any, console: Console) -> None:
@@ -300,6 +323,8 @@ def test_every_page_fits_1280_and_375_pixels_and_is_screenshot(
             page.locator("main h1").wait_for()
             page.locator("main .loading").wait_for(state="detached")
             _show_something(page, name, width)
+            unlabelled = page.evaluate(UNLABELLED_CONTROLS)
+            assert unlabelled == [], f"{where}: controls without a label: {unlabelled}"
             overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 0, f"{where} scrolls sideways at {width}px"
             if suffix == "" or name in {"overview", "playground", "conversation", "mcp"}:
