@@ -208,7 +208,8 @@ def test_chat_in_the_playground_streams_the_reply_with_a_live_function_card(page
 def test_a_conversations_timeline_shows_messages_and_calls(page: Any, console: Console) -> None:
     sign_in(page, console, at="#/conversations")
     page.get_by_role("link", name="alice").click()
-    expect_text(page.get_by_role("heading", level=1), "Conversation")
+    expect_text(page.get_by_role("heading", level=1), "Conversation with alice")
+    expect_text(page.locator("main"), "on web")
     timeline = page.locator(".timeline")
     expect_text(timeline.locator(".bubble.user").first, "Check my order ORD-001")
     card = timeline.get_by_role("article", name="Function call check_order_status")
@@ -310,7 +311,7 @@ def test_every_page_fits_1280_and_375_pixels_and_is_screenshot(
         {
             "mcp": f"mcps/{mcp_id}",
             "assistant": f"assistants/{assistant_id}",
-            "conversation": f"conversations/{conversation}",
+            "conversation": f"conversations/{conversation}?identity=alice&channel={channel_id}",
             "playground": f"playground/{channel_id}",
         }
     )

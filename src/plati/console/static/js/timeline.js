@@ -69,3 +69,9 @@ export function renderMessages(messages, mcpNames, into, cards = new Map()) {
   }
   return cards;
 }
+
+// A conversation's timeline, with who and where for its heading.
+export function conversationHref(c) {
+  const who = new URLSearchParams({ identity: c.identity_id, channel: c.channel_id });
+  return `#/conversations/${encodeURIComponent(c.id)}?${who}`;
+}

@@ -1,7 +1,7 @@
 // Conversations: a filtered list, and one conversation as a timeline.
 import { get, messagesAfter, q } from "../api.js";
 import { check, empty, field, h, link, table, when } from "../dom.js";
-import { renderMessages } from "../timeline.js";
+import { conversationHref, renderMessages } from "../timeline.js";
 
 export async function conversationsPage(ctx) {
   const channels = await get("/channels");
@@ -26,7 +26,7 @@ export async function conversationsPage(ctx) {
     more.hidden = !data.has_more;
     results.replaceChildren(rows.length
       ? table(["Identity", "Channel", "Started", "Last message", "Failed turns"], rows.map((c) => [
-          link(`#/conversations/${encodeURIComponent(c.id)}`, c.identity_id),
+          link(conversationHref(c), c.identity_id),
           names.get(c.channel_id) || c.channel_id,
           when(c.created_at),
           when(c.updated_at),
@@ -49,7 +49,11 @@ export async function conversationsPage(ctx) {
 
 export async function conversationPage(ctx) {
   const [messages, mcps] = await Promise.all([messagesAfter(ctx.id), get("/workspace/mcps")]);
-  ctx.title.textContent = "Conversation";
+  // Who and where come with the link from the list (the messages do not repeat them).
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const channels = await get("/channels").catch(() => []);
+  const channel = channels.find((c) => c.id === params.get("channel"));
+  ctx.title.textContent = params.get("identity") ? `Conversation with ${params.get("identity")}` : "Conversation";
   const names = new Map(mcps.map((m) => [m.id, m.name]));
   const timeline = h("div", { class: "timeline" });
   renderMessages(messages, names, timeline);
@@ -57,6 +61,6 @@ export async function conversationPage(ctx) {
   const calls = messages.filter((m) => m.kind === "function_call").length;
   return h("div", {},
     h("p", {}, link("#/conversations", "← All conversations")),
-    h("p", { class: "muted" }, h("span", { class: "mono" }, ctx.id), ` · ${messages.length} messages · ${calls} function calls · ${failedTurns} failed turns`),
+    h("p", { class: "muted" }, channel ? `on ${channel.name} · ` : "", h("span", { class: "mono" }, ctx.id), ` · ${messages.length} messages · ${calls} function calls · ${failedTurns} failed turns`),
     messages.length ? timeline : empty("This conversation has no messages yet."));
 }

@@ -1,4 +1,5 @@
 // Overview: counts, recent conversations, function-server health.
+import { conversationHref } from "../timeline.js";
 import { get } from "../api.js";
 import { empty, h, link, statusBadge, table, when } from "../dom.js";
 
@@ -23,7 +24,7 @@ export async function overviewPage() {
     ? table(
         ["Identity", "Channel", "Last message", "Failed turns"],
         recent.conversations.map((c) => [
-          link(`#/conversations/${encodeURIComponent(c.id)}`, c.identity_id),
+          link(conversationHref(c), c.identity_id),
           channelNames.get(c.channel_id) || c.channel_id,
           when(c.updated_at),
           c.failed_turns ? h("span", { class: "badge error" }, String(c.failed_turns)) : "0",
