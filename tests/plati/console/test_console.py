@@ -394,3 +394,27 @@ def test_content_from_users_models_and_function_servers_stays_text(
         page.locator("main .loading").wait_for(state="detached")
     assert page.locator("main img, main script").count() == 0
     no_script_ran(page)
+
+
+def test_refresh_disable_enable_and_delete_a_function_server_with_a_confirmation(page: Any, console: Console) -> None:
+    with console.api() as http:
+        headers = [{"key": "Authorization", "value": f"Bearer {SHOP_TOKEN}"}]
+        spare = http.post("/workspace/mcps", json={"name": "Spare", "url": console.shop_url, "headers": headers})
+        mcp_id = spare.json()["data"]["id"]
+    sign_in(page, console, at=f"#/mcps/{mcp_id}")
+    page.get_by_role("button", name="Refresh tools").click()
+    expect_text(page.locator("main"), "Tools (4)")
+    page.get_by_role("button", name="Disable").click()
+    page.get_by_role("button", name="Enable").wait_for()
+    expect_text(page.locator("main dl"), "(disabled)")
+    page.get_by_role("button", name="Enable").click()
+    page.get_by_role("button", name="Disable").wait_for()
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    expect_text(page.get_by_role("heading", level=1), "Spare")
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    page.get_by_role("link", name="Shop", exact=True).wait_for()
+    assert page.get_by_role("link", name="Spare").count() == 0
+    with console.api() as http:
+        assert http.get(f"/workspace/mcps/{mcp_id}").status_code == 404
