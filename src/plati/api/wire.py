@@ -297,6 +297,7 @@ def mcp_to_wire(mcp: McpServer, headers: list[dict[str, str]], env: dict[str, st
         "transport": mcp.transport,
         "protocol": mcp.protocol,
         "url": mcp.url,
+        "endpoint": mcp.endpoint,
         "headers": [{"key": item["key"], "value": mask_secret(item["value"])} for item in headers],
         "command": mcp.command,
         "args": list(mcp.args or []),
