@@ -329,7 +329,9 @@ def tool_to_wire(tool: McpTool) -> dict[str, Any]:
     return wire
 
 
-def assistant_to_wire(assistant: Assistant, mcp_ids: list[str], unresolved: list[str]) -> dict[str, Any]:
+def assistant_to_wire(
+    assistant: Assistant, mcp_ids: list[str], unresolved: list[str], ambiguous: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     return {
         "id": assistant.id,
         "name": assistant.name,
@@ -340,6 +342,7 @@ def assistant_to_wire(assistant: Assistant, mcp_ids: list[str], unresolved: list
         "settings": dict(assistant.settings or {}),
         "mcp_ids": mcp_ids,
         "unresolved_functions": unresolved,
+        "ambiguous_functions": [{"name": name, "model_names": names} for name, names in (ambiguous or {}).items()],
         "created_at": _iso(assistant.created_at),
         "updated_at": _iso(assistant.updated_at),
     }
