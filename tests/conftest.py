@@ -165,6 +165,11 @@ def postgresql_summary(url: str, ran: int, skipped: int) -> str:
     )
 
 
+def _on_postgresql(nodeid: str) -> bool:
+    """Whether a test id names the PostgreSQL parameter (``[postgresql]``, ``[postgresql-...]``)."""
+    return "[postgresql]" in nodeid or "[postgresql-" in nodeid or "-postgresql]" in nodeid or "-postgresql-" in nodeid
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     import os
 
@@ -176,7 +181,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         1
         for outcome in ("passed", "failed", "error")
         for report in stats.get(outcome, [])
-        if getattr(report, "when", "call") == "call" and "postgresql]" in getattr(report, "nodeid", "").replace("-", "]")
+        if getattr(report, "when", "call") == "call" and _on_postgresql(getattr(report, "nodeid", ""))
     )
     if not skipped and not ran:
         return  # a selection without platform tests

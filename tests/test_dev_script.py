@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-
 import dev
+import pytest
 
 
 def test_a_long_step_prints_that_it_is_still_running(capsys: pytest.CaptureFixture[str]) -> None:
