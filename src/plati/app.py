@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
-from .api import assistants, channels, conversations, mcps, workspace
+from .api import assistants, channels, conversations, mcps, openapi, workspace
 from .api.deps import Services
 from .api.inputs import RefuseNulParameters
 from .api.wire import ok
@@ -155,6 +155,8 @@ def create_app(
         version=__version__,
         description="Self-hosted assistant platform: function servers (MCPs), assistants, channels.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by plati.api.openapi (no CDN)
+        redoc_url=None,
     )
 
     @app.exception_handler(PlatiError)
@@ -197,6 +199,7 @@ def create_app(
     app.include_router(assistants.router)
     app.include_router(channels.router)
     app.include_router(workspace.router)
+    openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RefuseNulParameters, paths=lambda: app.openapi().get("paths", {}))
     return app
