@@ -173,8 +173,7 @@ async def update_mcp(mcp_id: str, body: McpUpdate, principal: Writer, svc: Svc) 
             mcp.endpoint = None
         if "url" in fields:
             mcp.url = body.url
-            if mcp.transport == "http":
-                mcp.protocol = mcp.endpoint = None  # detected again
+            mcp.endpoint = None  # the new URL itself until discovery names another
         if body.headers is not None:
             headers = [item.model_dump() for item in body.headers]
             mcp.headers_encrypted = svc.box.encrypt_json(headers) if headers else None

@@ -203,7 +203,7 @@ def _complete_operation(schemas: dict[str, Any], path: str, method: str, operati
         responses[success] = {
             "description": "Server-Sent Events: JSON `data:` lines of type token, function_call, "
             "function_result, complete (with the chat reply as `data`) and error",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {}},
         }
     if path == "/workspace/mcps" and method == "post":
         content = operation.get("requestBody", {}).get("content", {}).get("application/json")

@@ -10,7 +10,8 @@ Detection for ``"http"``:
    ``rest``). A guide-style server answers 404/405 to the MCP POST on its base URL, and the
    ``plati_mcp`` SDK serves both: MCP at ``/mcp`` and the simple protocol at ``/tools`` and
    ``/mcp/tools`` — so ``base`` detects as ``rest`` and ``base/mcp`` as ``streamable-http``.
-3. For a URL ending in ``/mcp``, then try the simple protocol at its parent: the guide registers
+3. For a URL ending in ``/mcp`` whose host answered step 2 with something else than the tool list
+   (a 404, say), try the simple protocol at its parent: the guide registers
    ``https://your-domain.com/mcp`` while its Flask server answers ``/tools`` and ``/call`` at the
    root. The URL chosen is ``Discovery.endpoint`` (stored as ``mcp_servers.endpoint``).
 4. If nothing works: nothing listening raises :class:`UpstreamUnreachable` at once (step 1);
@@ -128,6 +129,8 @@ async def detect(
         except UpstreamError as exc:
             await rest.aclose()
             tried.append((candidate, "rest", exc))
+            if not isinstance(exc, UpstreamBadReply):
+                break  # the host did not answer (or refused us): its parent path would not either
     raise _failure(config.url, tried)
 
 
