@@ -106,6 +106,9 @@ def _check_url(url: str | None) -> str | None:
     if not re.match(_URL_PATTERN, url):
         raise ValueError("must be an http:// or https:// URL")
     malformed = ValueError("must be a well-formed http:// or https:// URL (a host, an optional port 1-65535)")
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
+        # Spaces and control characters: HTTP clients refuse such a URL when they are built.
+        raise malformed
     try:
         parts = urlsplit(url)
         port = parts.port  # raises for a port that is not a number in 0-65535
