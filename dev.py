@@ -11,6 +11,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -34,16 +35,37 @@ def ensure_venv() -> None:
     fingerprint = _requirements_fingerprint()
     if STAMP.exists() and STAMP.read_text() == fingerprint:
         return
-    print("Installing plati and its dependencies into .venv ...", flush=True)
-    run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"])
+    print("Installing plati and its dependencies into .venv (the first time takes a minute or two) ...", flush=True)
+    run_with_progress([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], "upgrading pip")
+    run_with_progress([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"], "installing dependencies")
     STAMP.write_text(fingerprint)
+    print(f"Installed. To run `plati` yourself: source {_activate_hint()}", flush=True)
+
+
+def _activate_hint() -> str:
+    return str(BIN / "activate") if os.name != "nt" else str(BIN / "activate.bat")
 
 
 def run(cmd: list[str], **kwargs: object) -> None:
     completed = subprocess.run(cmd, cwd=ROOT, **kwargs)  # type: ignore[call-overload]
     if completed.returncode != 0:
         sys.exit(completed.returncode)
+
+
+def run_with_progress(cmd: list[str], what: str, *, interval: float = 10.0, check: bool = True) -> int:
+    """Run ``cmd``, printing ``... still WHAT (N s)`` every ``interval`` seconds while it is silent
+    work (an install, a cold type check), so a long step never looks hung."""
+    started = time.monotonic()
+    process = subprocess.Popen(cmd, cwd=ROOT)
+    while True:
+        try:
+            returncode = process.wait(timeout=interval)
+            break
+        except subprocess.TimeoutExpired:
+            print(f"... still {what} ({time.monotonic() - started:.0f} s)", flush=True)
+    if check and returncode != 0:
+        sys.exit(returncode)
+    return returncode
 
 
 def demo(args: list[str]) -> None:
@@ -61,11 +83,11 @@ def demo(args: list[str]) -> None:
 
 def test(args: list[str]) -> None:
     print("== ruff", flush=True)
-    run([str(BIN / "ruff"), "check", "src", "tests", "examples", "bench", "dev.py"])
-    print("== mypy (strict on plati_mcp)", flush=True)
-    run([str(BIN / "mypy")])
+    run([str(BIN / "ruff"), "check", "src", "tests", "examples", "bench", "dev.py", "scripts"])
+    print("== mypy (strict on both packages; a cold run takes about a minute)", flush=True)
+    run_with_progress([str(BIN / "mypy")], "type checking")
     print("== test peers (npm MCP servers; their tests skip without npm)", flush=True)
-    subprocess.run([str(PY), str(ROOT / "scripts" / "peers.py")], cwd=ROOT, check=False)
+    run_with_progress([str(PY), str(ROOT / "scripts" / "peers.py")], "installing the npm test peers", check=False)
     print("== pytest", flush=True)
     run([str(PY), "-m", "pytest", *args])
 

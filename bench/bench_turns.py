@@ -22,6 +22,7 @@ own conversation; a conversation's turns are serialized by design), moving to a 
 every ``--turns-per-conversation`` turns. Every reply is checked (200, the one call succeeded,
 the expected text); anything else is an error. The CPU time of each process is read from /proc
 around each timed phase.
+
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ from turns_servers import FUNCTION, ORDER_ID, ROOT, expected_reply, platform_set
 
 HERE = Path(__file__).resolve().parent
 CONCURRENCIES = (1, 16, 64)
-OVERHEAD_GOAL = 3.0  # the platform adds at most this many direct round trips to a turn at c=1
+OVERHEAD_GOAL = 2.0  # the platform adds at most this many direct round trips to a turn at c=1
+REPLICA_CPU_GOAL = 1.2  # platform CPU per turn with N processes, at most this times one process's
 CHAT_TEXT = f"Where is my order {ORDER_ID}?"
 ERROR_SAMPLES = 5
 
@@ -85,6 +87,7 @@ class Phase:
     other_cpu_pct: float | None
     platform_cpu_ms_per_op: float | None
     error_samples: list[str] = field(default_factory=list)
+    replicas: int = 1  # platform processes serving the phase
 
 
 # -- servers ----------------------------------------------------------------------------------------
@@ -214,10 +217,12 @@ def check_turn(response: Any) -> str | None:
 class Load:
     """The one load generator: an httpx2 client and the phases it runs."""
 
-    def __init__(self, client: httpx2.AsyncClient, shop: str, base: str, channel: str, per_conversation: int) -> None:
+    def __init__(
+        self, client: httpx2.AsyncClient, shop: str, bases: list[str], channel: str, per_conversation: int
+    ) -> None:
         self.client = client
         self.shop = shop
-        self.base = base
+        self.bases = bases  # one per platform process; turns go round robin
         self.channel = channel
         self.per_conversation = per_conversation
         self.run_id = secrets.token_hex(3)
@@ -240,7 +245,7 @@ class Load:
                     conversation = done // self.per_conversation if self.per_conversation else 0
                     identity = f"bench-{tag}-w{number}-c{conversation}"
                     url, body, check = (
-                        f"{self.base}/conversation/{identity}/chat/{self.channel}",
+                        f"{self.bases[(number + done) % len(self.bases)]}/conversation/{identity}/chat/{self.channel}",
                         {"text": CHAT_TEXT},
                         check_turn,
                     )
@@ -262,13 +267,21 @@ class Load:
         return latencies, errors, time.perf_counter() - began
 
 
-async def measure(load: Load, name: str, workers: int, warmup: float, seconds: float, pids: dict[str, int]) -> Phase:
+def cpu_of(pids: list[int]) -> float | None:
+    """CPU seconds so far of every process in ``pids`` together (None if one cannot be read)."""
+    times = [cpu_seconds(pid) for pid in pids]
+    return None if any(t is None for t in times) else sum(t or 0.0 for t in times)
+
+
+async def measure(
+    load: Load, name: str, workers: int, warmup: float, seconds: float, pids: dict[str, list[int]]
+) -> Phase:
     await load.run(name, workers, warmup)
-    before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+    before = {k: cpu_of(group) for k, group in pids.items()}
     before["postgres"] = postgres_cpu_seconds()
     client_before, busy_before = client_cpu_seconds(), machine_busy_seconds()
     latencies, errors, elapsed = await load.run(name, workers, seconds)
-    after = {k: cpu_seconds(pid) for k, pid in pids.items()}
+    after = {k: cpu_of(group) for k, group in pids.items()}
     after["postgres"] = postgres_cpu_seconds()
     client_after, busy_after = client_cpu_seconds(), machine_busy_seconds()
     count = len(latencies)
@@ -306,6 +319,7 @@ async def measure(load: Load, name: str, workers: int, warmup: float, seconds: f
         if platform_pct is not None and count
         else None,
         error_samples=_samples(errors),
+        replicas=len(load.bases),
     )
 
 
@@ -345,7 +359,7 @@ def _num(value: float | None, fmt: str = ".0f") -> str:
 def print_table(phases: list[Phase]) -> None:
     print()
     header = (
-        f"{'what':22} {'conc':>4} {'ops/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+        f"{'what':22} {'proc':>4} {'conc':>4} {'ops/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
         f" {'platf CPU%':>10} {'shop CPU%':>9} {'client CPU%':>11} {'pg CPU%':>7} {'other CPU%':>10} {'machine %':>9}"
         f" {'platf CPU ms/op':>15}"
     )
@@ -354,7 +368,8 @@ def print_table(phases: list[Phase]) -> None:
     for p in phases:
         what = "direct POST /call" if p.name == "direct" else "turn (1 function call)"
         print(
-            f"{what:22} {p.concurrency:4d} {p.per_s:7.1f} {p.p50_ms:7.2f} {p.p99_ms:7.2f} {p.errors:6d}"
+            f"{what:22} {p.replicas if p.name == 'turns' else '':>4} {p.concurrency:4d}"
+            f" {p.per_s:7.1f} {p.p50_ms:7.2f} {p.p99_ms:7.2f} {p.errors:6d}"
             f" {_num(p.platform_cpu_pct):>10} {_num(p.shop_cpu_pct):>9} {p.client_cpu_pct:11.0f}"
             f" {_num(p.postgres_cpu_pct):>7} {_num(p.other_cpu_pct):>10}"
             f" {_num(p.machine_busy_pct):>9} {_num(p.platform_cpu_ms_per_op, '.2f'):>15}"
@@ -365,8 +380,16 @@ def print_table(phases: list[Phase]) -> None:
 
 def summarize(phases: list[Phase]) -> dict[str, Any]:
     direct = next(p for p in phases if p.name == "direct")
-    turns = {p.concurrency: p for p in phases if p.name == "turns"}
+    first = min((p.replicas for p in phases if p.name == "turns"), default=1)
+    turns = {p.concurrency: p for p in phases if p.name == "turns" and p.replicas == first}
     summary: dict[str, Any] = {}
+    replicas = replica_cpu(phases)
+    if replicas:
+        summary["replicas"] = replicas
+        summary["replica_cpu_goal"] = REPLICA_CPU_GOAL
+        summary["replica_cpu_met"] = all(
+            row["cpu_ms_x_of_one"] <= REPLICA_CPU_GOAL for row in replicas if row["cpu_ms_x_of_one"] is not None
+        )
     one = turns.get(1)
     if one is not None and direct.p50_ms:
         overhead = (one.p50_ms - direct.p50_ms) / direct.p50_ms
@@ -387,8 +410,43 @@ def summarize(phases: list[Phase]) -> dict[str, Any]:
     return summary
 
 
+def replica_cpu(phases: list[Phase]) -> list[dict[str, Any]]:
+    """Platform CPU per turn with N processes next to one process's, per concurrency (same run)."""
+    one = {p.concurrency: p for p in phases if p.name == "turns" and p.replicas == 1}
+    rows = []
+    for p in phases:
+        base = one.get(p.concurrency)
+        if p.name != "turns" or p.replicas == 1 or base is None:
+            continue
+        ratio = (
+            p.platform_cpu_ms_per_op / base.platform_cpu_ms_per_op
+            if p.platform_cpu_ms_per_op and base.platform_cpu_ms_per_op
+            else None
+        )
+        rows.append(
+            {
+                "replicas": p.replicas,
+                "concurrency": p.concurrency,
+                "turns_per_s": p.per_s,
+                "x_turns_per_s_of_one": p.per_s / base.per_s if base.per_s else None,
+                "cpu_ms_per_turn": p.platform_cpu_ms_per_op,
+                "cpu_ms_x_of_one": ratio,
+                "errors": p.errors,
+            }
+        )
+    return rows
+
+
 def print_summary(summary: dict[str, Any], nproc: int) -> None:
     print()
+    for row in summary.get("replicas") or []:
+        print(
+            f"{row['replicas']} processes, c={row['concurrency']}: platform CPU {_num(row['cpu_ms_per_turn'], '.2f')} "
+            f"ms/turn = {_num(row['cpu_ms_x_of_one'], '.2f')}x one process's (goal <= {REPLICA_CPU_GOAL:g}), "
+            f"turns/s {_num(row['x_turns_per_s_of_one'], '.2f')}x, errors {row['errors']}"
+        )
+    if "replicas" in summary:
+        print(f"Platform CPU per turn across processes: goal {'met' if summary['replica_cpu_met'] else 'MISSED'}")
     if "overhead_round_trips_c1" in summary:
         verdict = "met" if summary["overhead_met"] else "MISSED"
         print(
@@ -539,12 +597,12 @@ async def main_async(args: argparse.Namespace) -> int:
         extra = [str(profile_path)] if args.profile else []
         platform_proc, base = start("platform", [data_dir, database_url], http, loop, extra, env=platform_env)
         procs.append(platform_proc)
-        pids = {"platform": platform_proc.pid, "shop": shop_proc.pid}
+        pids = {"platform": [platform_proc.pid], "shop": [shop_proc.pid]}
         limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256)
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx2.AsyncClient(http1=True, http2=False, limits=limits, timeout=120, headers=headers) as client:
             channel = await set_up_platform(client, base, shop)
-            load = Load(client, shop, base, channel, args.turns_per_conversation)
+            load = Load(client, shop, [base], channel, args.turns_per_conversation)
             phase = await measure(load, "direct", 1, warmup, duration, pids)
             phases.append(phase)
             print(

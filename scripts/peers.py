@@ -25,6 +25,7 @@ def ensure_test_peers(peers: Path = PEERS, *, timeout: float = 300.0) -> bool:
     if npm is None:
         print("npm not found: the tests against npm MCP servers will be skipped")
         return False
+    print(f"npm ci in {peers} (the first time takes up to a minute) ...", flush=True)
     try:
         completed = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund"],
@@ -40,6 +41,7 @@ def ensure_test_peers(peers: Path = PEERS, *, timeout: float = 300.0) -> bool:
     if completed.returncode != 0:
         print(f"npm ci in {peers} failed:\n{completed.stderr[-2000:]}")
         return False
+    print("npm ci done", flush=True)
     return True
 
 

@@ -144,3 +144,45 @@ def loopback_only() -> Iterator[LoopbackOnly]:
         patch.setitem(uvicorn.config.LOOP_FACTORIES, "auto", asyncio_loop)
         patch.setitem(uvicorn.config.LOOP_FACTORIES, "uvloop", asyncio_loop)
         yield guard
+
+
+# -- the PostgreSQL half, said in one line at the end of every run ---------------------------------
+
+_POSTGRES_SKIP_REASON = "PLATI_TEST_DATABASE_URL"
+
+
+def postgresql_summary(url: str, ran: int, skipped: int) -> str:
+    """The one line saying whether the PostgreSQL half of the suite ran, and how to run it."""
+    if url:
+        from sqlalchemy.engine import make_url
+
+        shown = make_url(url).render_as_string(hide_password=True)
+        return f"PostgreSQL: {ran} test(s) ran against {shown}."
+    return (
+        f"PostgreSQL: not run ({skipped} test(s) skipped). To run them, point PLATI_TEST_DATABASE_URL at a "
+        "database you may write to, e.g. PLATI_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test "
+        "python3 dev.py test (.ci/run does this)."
+    )
+
+
+def _on_postgresql(nodeid: str) -> bool:
+    """Whether a test id names the PostgreSQL parameter (``[postgresql]``, ``[postgresql-...]``)."""
+    return "[postgresql]" in nodeid or "[postgresql-" in nodeid or "-postgresql]" in nodeid or "-postgresql-" in nodeid
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    import os
+
+    stats = terminalreporter.stats
+    skipped = sum(
+        1 for report in stats.get("skipped", []) if _POSTGRES_SKIP_REASON in str(getattr(report, "longrepr", ""))
+    )
+    ran = sum(
+        1
+        for outcome in ("passed", "failed", "error")
+        for report in stats.get(outcome, [])
+        if getattr(report, "when", "call") == "call" and _on_postgresql(getattr(report, "nodeid", ""))
+    )
+    if not skipped and not ran:
+        return  # a selection without platform tests
+    terminalreporter.write_line(postgresql_summary(os.environ.get("PLATI_TEST_DATABASE_URL", ""), ran, skipped))

@@ -87,16 +87,33 @@ async def _resolve_workspace(session: AsyncSession, workspace_id: str | None) ->
     return ids[0]
 
 
-async def create_workspace(settings: Settings, name: str) -> tuple[str, str]:
+async def create_workspace(settings: Settings, name: str, *, another: bool = True) -> tuple[str, str]:
     """Create a workspace and its first read-write API key, named ``"default"``.
+
+    ``another=False`` (``plati init`` without ``--another``) refuses when the database already
+    holds a workspace, so running ``init`` twice does not make a second one by mistake.
 
     Returns:
         ``(workspace_id, api_key)``; the key is not stored and cannot be shown again.
+
+    Raises:
+        InvalidRequest: the name is empty.
+        Conflict: ``another`` is false and a workspace exists.
     """
     name = name.strip()
     if not name:
         raise InvalidRequest("The workspace name must not be empty")
     async with _database(settings) as db, db.sessionmaker() as session, session.begin():
+        if not another:
+            query = select(Workspace.id, Workspace.name).order_by(Workspace.created_at)
+            existing = (await session.execute(query)).all()
+            if existing:
+                listed = ", ".join(f"{row.name!r} ({row.id})" for row in existing)
+                raise Conflict(
+                    f"This database already has a workspace: {listed}. Get a new key for it with "
+                    "`plati keys create`, or add --another to create another workspace.",
+                    details={"workspaces": [{"id": row.id, "name": row.name} for row in existing]},
+                )
         workspace_id = new_id("ws")
         session.add(Workspace(id=workspace_id, name=name, created_at=utcnow()))
         await session.flush()

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
-from .api import assistants, channels, conversations, keys, mcps, workspace
+from .api import assistants, channels, conversations, keys, mcps, openapi, workspace
 from .api.deps import Services
 from .api.inputs import RefuseNulParameters
 from .api.wire import ok
@@ -156,6 +156,8 @@ def create_app(
         version=__version__,
         description="Self-hosted assistant platform: function servers (MCPs), assistants, channels.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by plati.api.openapi (no CDN)
+        redoc_url=None,
     )
 
     @app.exception_handler(PlatiError)
@@ -199,6 +201,7 @@ def create_app(
     app.include_router(channels.router)
     app.include_router(workspace.router)
     app.include_router(keys.router)
+    openapi.install(app)
     # Last: the console takes only ``/`` and ``/console/...``, after every API route.
     mount_console(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

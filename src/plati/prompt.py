@@ -29,7 +29,31 @@ def resolve_reference(name: str, refs: Iterable[FunctionRef]) -> FunctionRef | N
     return matches[0] if len(matches) == 1 else None
 
 
+def candidates_of(name: str, refs: Iterable[FunctionRef]) -> list[FunctionRef]:
+    """Every attached function a reference could mean when it resolves to none: several MCPs
+    offering a function of that name (the model sees them namespaced ``mcp__function``)."""
+    return [ref for ref in refs if ref.function == name and ref.model_name != name]
+
+
 def unresolved_functions(instructions: str | None, refs: Iterable[FunctionRef]) -> list[str]:
-    """References that no attached MCP offers (typos show up at once)."""
+    """References that no attached MCP offers (typos show up at once); a name that several
+    attached MCPs offer is ambiguous, not unresolved (:func:`ambiguous_functions`)."""
     candidates = list(refs)
-    return [name for name in function_references(instructions) if resolve_reference(name, candidates) is None]
+    return [
+        name
+        for name in function_references(instructions)
+        if resolve_reference(name, candidates) is None and len(candidates_of(name, candidates)) < 2
+    ]
+
+
+def ambiguous_functions(instructions: str | None, refs: Iterable[FunctionRef]) -> dict[str, list[str]]:
+    """References that several attached MCPs offer, each with the names the model sees for them
+    (write one of those in the instructions to pick one)."""
+    candidates = list(refs)
+    found: dict[str, list[str]] = {}
+    for name in function_references(instructions):
+        if resolve_reference(name, candidates) is None:
+            matches = candidates_of(name, candidates)
+            if len(matches) > 1:
+                found[name] = [ref.model_name for ref in matches]
+    return found

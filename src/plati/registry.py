@@ -80,11 +80,12 @@ class Registry:
         """The connector configuration of a stored MCP, with its secrets decrypted; its timeout
         and reply cap held to the operator's maximums (a value stored before a maximum was
         lowered is clamped here, where it is used)."""
-        transport = mcp.protocol if mcp.transport == "http" and mcp.protocol else mcp.transport
+        detected = mcp.transport == "http" and mcp.protocol
+        transport = mcp.protocol if detected else mcp.transport
         settings = self.settings
         return ConnectorConfig(
             transport=transport,  # type: ignore[arg-type]
-            url=mcp.url,
+            url=(mcp.endpoint or mcp.url) if detected else mcp.url,
             headers={item["key"]: item["value"] for item in self.headers_of(mcp)},
             command=mcp.command,
             args=tuple(mcp.args or ()),
@@ -109,6 +110,7 @@ class Registry:
         now = utcnow()
         if mcp.transport == "http" or mcp.protocol is None:
             mcp.protocol = discovery.protocol
+            mcp.endpoint = discovery.endpoint if mcp.transport == "http" else None
         mcp.status = "ok"
         mcp.last_error = None
         mcp.tools_refreshed_at = now

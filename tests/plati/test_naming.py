@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from plati.naming import assign_model_names, safe_name
-from plati.prompt import function_references, resolve_reference, unresolved_functions
+from plati.prompt import ambiguous_functions, function_references, resolve_reference, unresolved_functions
 
 PROVIDER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -55,5 +55,25 @@ def test_prompt_references_are_found_and_resolved() -> None:
     ref = resolve_reference("crm__check_order_status", refs)
     assert ref is not None
     assert ref.mcp_id == "m2"
-    assert unresolved_functions(prompt, refs) == ["check_order_status", "process_return"]
+    assert unresolved_functions(prompt, refs) == ["process_return"]
     assert unresolved_functions(None, refs) == []
+
+
+def test_a_reference_two_mcps_offer_is_ambiguous_with_the_names_the_model_sees() -> None:
+    prompt = "Call {{function.check_order_status(order_id)}}; never {{function.refund}}."
+    refs = assign_model_names([("m1", "Shop", "check_order_status"), ("m2", "CRM", "check_order_status")])
+    assert ambiguous_functions(prompt, refs) == {
+        "check_order_status": ["shop__check_order_status", "crm__check_order_status"]
+    }
+    assert unresolved_functions(prompt, refs) == ["refund"]
+
+
+def test_an_ambiguous_reference_renders_as_every_name_the_model_can_call() -> None:
+    from datetime import UTC, datetime
+
+    from plati.engine.templating import TemplateContext, render_instructions
+
+    refs = assign_model_names([("m1", "Shop", "check_order_status"), ("m2", "CRM", "check_order_status")])
+    context = TemplateContext(identity_id="u", identity_name=None, conversation_id="c", now=datetime.now(UTC))
+    rendered = render_instructions("Call {{function.check_order_status(order_id)}}.", refs, context)
+    assert rendered == "Call shop__check_order_status(order_id) or crm__check_order_status(order_id)."

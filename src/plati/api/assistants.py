@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import NotFound
 from ..ids import new_id, utcnow
-from ..prompt import unresolved_functions
+from ..prompt import ambiguous_functions, unresolved_functions
 from ..store.models import Assistant, AssistantMcp
 from .deps import Auth, Services, Svc, Writer
 from .wire import AssistantCreate, AssistantSettings, AssistantUpdate, assistant_to_wire, ok
@@ -38,8 +38,10 @@ async def assistant_data(svc: Services, session: AsyncSession, assistant: Assist
         ).all()
     )
     functions = await svc.registry.assistant_functions(session, assistant.id)
-    unresolved = unresolved_functions(assistant.instructions, [fn.ref for fn in functions])
-    return assistant_to_wire(assistant, mcp_ids, unresolved)
+    refs = [fn.ref for fn in functions]
+    unresolved = unresolved_functions(assistant.instructions, refs)
+    ambiguous = ambiguous_functions(assistant.instructions, refs)
+    return assistant_to_wire(assistant, mcp_ids, unresolved, ambiguous)
 
 
 async def check_base_url(svc: Services, settings: AssistantSettings | None) -> None:

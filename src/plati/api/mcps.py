@@ -22,6 +22,20 @@ _CONNECTION_FIELDS = frozenset({"transport", "url", "headers", "command", "args"
 _PROCESS_FIELDS = frozenset({"command", "args", "env"})
 
 
+_PROTOCOL_NAMES = {"rest": "the simple protocol", "streamable-http": "MCP Streamable HTTP", "sse": "MCP over SSE"}
+
+
+def _registered_message(mcp: McpServer) -> str:
+    """Says which URL and protocol detection chose (transport ``"http"``)."""
+    if mcp.transport != "http" or not mcp.protocol:
+        return "MCP registered"
+    where = mcp.endpoint or mcp.url
+    message = f"MCP registered: detected {_PROTOCOL_NAMES.get(mcp.protocol, mcp.protocol)} at {where}"
+    if where != mcp.url:
+        message += f" (the registered {mcp.url} does not answer; its parent does)"
+    return message
+
+
 def _wire(svc: Services, mcp: McpServer) -> dict[str, Any]:
     return mcp_to_wire(mcp, svc.registry.headers_of(mcp), svc.registry.env_of(mcp))
 
@@ -103,7 +117,7 @@ async def register_mcp(body: McpCreate, principal: Writer, svc: Svc) -> dict[str
         raise _name_taken(body.name) from None
     async with svc.db.sessionmaker() as session:
         stored = await svc.registry.get_mcp(session, principal.workspace_id, mcp_id)
-        return ok("MCP registered", _wire(svc, stored))
+        return ok(_registered_message(stored), _wire(svc, stored))
 
 
 @router.get("/workspace/mcps", summary="List function servers")
@@ -156,8 +170,10 @@ async def update_mcp(mcp_id: str, body: McpUpdate, principal: Writer, svc: Svc) 
         if body.transport is not None:
             mcp.transport = body.transport
             mcp.protocol = None if body.transport == "http" else body.transport
+            mcp.endpoint = None
         if "url" in fields:
             mcp.url = body.url
+            mcp.endpoint = None  # the new URL itself until discovery names another
         if body.headers is not None:
             headers = [item.model_dump() for item in body.headers]
             mcp.headers_encrypted = svc.box.encrypt_json(headers) if headers else None

@@ -106,6 +106,9 @@ def _check_url(url: str | None) -> str | None:
     if not re.match(_URL_PATTERN, url):
         raise ValueError("must be an http:// or https:// URL")
     malformed = ValueError("must be a well-formed http:// or https:// URL (a host, an optional port 1-65535)")
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
+        # Spaces and control characters: HTTP clients refuse such a URL when they are built.
+        raise malformed
     try:
         parts = urlsplit(url)
         port = parts.port  # raises for a port that is not a number in 0-65535
@@ -297,6 +300,7 @@ def mcp_to_wire(mcp: McpServer, headers: list[dict[str, str]], env: dict[str, st
         "transport": mcp.transport,
         "protocol": mcp.protocol,
         "url": mcp.url,
+        "endpoint": mcp.endpoint,
         "headers": [{"key": item["key"], "value": mask_secret(item["value"])} for item in headers],
         "command": mcp.command,
         "args": list(mcp.args or []),
@@ -328,7 +332,9 @@ def tool_to_wire(tool: McpTool) -> dict[str, Any]:
     return wire
 
 
-def assistant_to_wire(assistant: Assistant, mcp_ids: list[str], unresolved: list[str]) -> dict[str, Any]:
+def assistant_to_wire(
+    assistant: Assistant, mcp_ids: list[str], unresolved: list[str], ambiguous: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     return {
         "id": assistant.id,
         "name": assistant.name,
@@ -339,6 +345,7 @@ def assistant_to_wire(assistant: Assistant, mcp_ids: list[str], unresolved: list
         "settings": dict(assistant.settings or {}),
         "mcp_ids": mcp_ids,
         "unresolved_functions": unresolved,
+        "ambiguous_functions": [{"name": name, "model_names": names} for name, names in (ambiguous or {}).items()],
         "created_at": _iso(assistant.created_at),
         "updated_at": _iso(assistant.updated_at),
     }

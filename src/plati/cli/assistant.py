@@ -39,6 +39,8 @@ def render_assistant(assistant: dict[str, Any], title: str = "Assistant") -> Ren
         rows.append(("languages", ", ".join(assistant["languages"])))
     if unresolved:
         rows.append(("unresolved", Text(", ".join(unresolved), style="bold yellow")))
+    for item in assistant.get("ambiguous_functions") or []:
+        rows.append(("ambiguous", Text(_ambiguous_line(item), style="bold yellow")))
     rows.append(("created", output.when(assistant.get("created_at"))))
     instructions = assistant.get("instructions") or ""
     extra = [Text(""), Text("instructions", style="bold"), Text(instructions)] if instructions else []
@@ -50,10 +52,21 @@ def _functions_table(functions: list[dict[str, Any]]) -> RenderableType:
     return output.table("Functions", ["Name", "MCP", "Description"], rows, empty="No functions: attach an MCP.")
 
 
+def _ambiguous_line(item: dict[str, Any]) -> str:
+    return f"{item.get('name')} (the model sees {' and '.join(item.get('model_names') or [])})"
+
+
 def _warn_unresolved(assistant: dict[str, Any]) -> None:
     unresolved = assistant.get("unresolved_functions") or []
     if unresolved:
         output.warn(f"warning: the instructions name function(s) no attached MCP offers: {', '.join(unresolved)}")
+    ambiguous = assistant.get("ambiguous_functions") or []
+    if ambiguous:
+        output.warn(
+            "warning: the instructions name function(s) several attached MCPs offer: "
+            + "; ".join(_ambiguous_line(item) for item in ambiguous)
+            + ". Write one of those names to pick one."
+        )
 
 
 def _read_instructions(path: Path) -> str:
@@ -113,7 +126,10 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
             a.get("provider"),
             a.get("model"),
             len(a.get("mcp_ids") or []),
-            ", ".join(a.get("unresolved_functions") or []) or None,
+            ", ".join(
+                [*(a.get("unresolved_functions") or []), *(f"{x['name']}?" for x in a.get("ambiguous_functions") or [])]
+            )
+            or None,
         )
         for a in assistants
     ]

@@ -17,16 +17,15 @@ def _rows(channels: list[dict[str, Any]]) -> list[tuple[output.Cell, ...]]:
         (
             c.get("id"),
             c.get("name"),
-            c.get("type"),
             c.get("assistant_id"),
             c.get("active"),
-            output.when(c.get("created_at")),
         )
         for c in channels
     ]
 
 
-_COLUMNS = ["ID", "Name", "Type", "Assistant", "Active", "Created"]
+# Two ids side by side still fit 80 columns; type and times are in `--json` and `channel list --json`.
+_COLUMNS = ["ID", "Name", "Assistant ID", "Active"]
 
 
 @app.command("create")

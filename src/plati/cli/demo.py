@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import json
 import secrets
+import shlex
 import shutil
 import socket
 import sys
@@ -287,7 +288,8 @@ def show_next_steps(out: Console, setup: DemoSetup, temporary: bool) -> None:
         f"  --data-urlencode channel_id={setup.channel_id} \\\n"
         """  --data-urlencode 'text=I want to return order ORD-001 because it arrived damaged'"""
     )
-    chat = f"plati --url {setup.url} --api-key {setup.api_key} chat {setup.channel_id}"
+    plati, activate = plati_command()
+    chat = f"{plati} --url {setup.url} --api-key {setup.api_key} chat {setup.channel_id}"
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold")
     fields.add_column()
@@ -310,7 +312,25 @@ def show_next_steps(out: Console, setup: DemoSetup, temporary: bool) -> None:
     out.print(Text(stream), soft_wrap=True)
     out.print(Text("\nOr chat in the terminal:", style="bold"))
     out.print(Text(chat), soft_wrap=True)
+    if activate:
+        out.print(Text(f"(to type `plati` alone in a new shell: source {activate})", style="dim"), soft_wrap=True)
     out.print(Text("\nPress Ctrl-C to stop.", style="dim"))
+
+
+def plati_command() -> tuple[str, str | None]:
+    """How to run ``plati`` from a fresh shell: ``("plati", None)`` when the PATH finds this very
+    installation, else the console script's full path (or ``python -m``) and the environment's
+    ``activate`` script that would put ``plati`` on the PATH."""
+    bin_dir = Path(sys.executable).parent
+    script = bin_dir / ("plati.exe" if sys.platform == "win32" else "plati")
+    found = shutil.which("plati")
+    if found is not None and script.exists() and Path(found).resolve() == script.resolve():
+        return "plati", None
+    activate = bin_dir / "activate"
+    hint = str(activate) if activate.exists() else None
+    if script.exists():
+        return shlex.quote(str(script)), hint
+    return f"{shlex.quote(sys.executable)} -m plati.cli.main", hint
 
 
 def _done(out: Console, what: str, ident: str, detail: str) -> None:

@@ -43,12 +43,17 @@ def _show_new_key(title: str, fields: list[tuple[str, output.Cell]], api_key: st
 
 def init(
     name: Annotated[str, typer.Option("--name", help="The workspace's name.")] = "default",
+    another: Annotated[
+        bool, typer.Option("--another", help="Create a workspace even though the database already has one.")
+    ] = False,
     as_json: Json = False,
 ) -> None:
-    """Create the database (if needed), a workspace and its first read-write API key."""
+    """Create the database (if needed), a workspace and its first read-write API key.
+
+    Refuses (exit 1) when a workspace exists, unless --another is given."""
     from ..admin import create_workspace
 
-    workspace_id, api_key = asyncio.run(create_workspace(_settings(), name))
+    workspace_id, api_key = asyncio.run(create_workspace(_settings(), name, another=another))
     if as_json:
         output.print_json({"workspace_id": workspace_id, "api_key": api_key})
         return

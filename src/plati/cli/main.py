@@ -8,13 +8,17 @@ throwaway platform of its own.
 
 from __future__ import annotations
 
-from typing import Annotated
+import socket
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from . import assistant, channel, chat, demo, keys, mcp
 from .client import DEFAULT_URL
 from .common import CliState, PlatiGroup
+
+if TYPE_CHECKING:
+    import uvicorn
 
 app = typer.Typer(
     name="plati",
@@ -58,10 +62,12 @@ def serve(
     from ..settings import Settings
 
     settings = Settings.load()
-    shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"Plati console: http://{shown}:{port}/  (sign in with an API key; API docs at /docs)", err=True)
+    shown = _client_url(host, port)
+    typer.echo(f"Plati console: {shown}/  (sign in with an API key; API docs at /docs)", err=True)
     if workers == 1:
-        uvicorn.run(create_app(settings, freeze_gc=True), host=host, port=port)
+        typer.echo(f"Starting the Plati API at {shown} (database migrations first) ...", err=True)
+        config = uvicorn.Config(create_app(settings, freeze_gc=True), host=host, port=port)
+        _run_announcing(config)
         return
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         raise typer.BadParameter(
@@ -70,7 +76,36 @@ def serve(
             param_hint="--workers",
         )
     # Each worker process builds its own app from the same settings (the environment).
+    typer.echo(f"Starting {workers} Plati API workers at {shown} — docs at {shown}/docs ...", err=True)
     uvicorn.run("plati.app:app_from_environment", factory=True, host=host, port=port, workers=workers)
+
+
+def _client_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses (a wildcard address is reached on loopback)."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def _run_announcing(config: uvicorn.Config) -> None:
+    """uvicorn's server, printing one line once it listens: ``ready at URL — docs at URL/docs``."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.started:
+                return
+            port = self.config.port
+            for server in getattr(self, "servers", []):
+                for sock in server.sockets:
+                    port = sock.getsockname()[1]
+                    break
+            url = _client_url(self.config.host, port)
+            typer.echo(f"Plati API ready at {url} — docs at {url}/docs")
+
+    AnnouncingServer(config).run()
 
 
 app.command("init")(keys.init)

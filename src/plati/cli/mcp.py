@@ -58,6 +58,7 @@ def render_mcp(mcp: dict[str, Any], title: str = "MCP") -> RenderableType:
         ("name", mcp.get("name")),
         ("transport", _protocol(mcp)),
         ("target", _target(mcp)),
+        *([("endpoint", mcp["endpoint"])] if mcp.get("endpoint") and mcp.get("endpoint") != mcp.get("url") else []),
         ("status", _status(mcp)),
     ]
     if mcp.get("last_error"):
@@ -158,6 +159,8 @@ def add(
         output.print_json(mcp)
         return
     output.show(render_mcp(mcp, "MCP registered"))
+    if mcp.get("transport") == "http" and mcp.get("protocol"):
+        output.note(f"Detected {mcp['protocol']} at {mcp.get('endpoint') or mcp.get('url')}.")
     if validate:
         output.note(f"{mcp.get('tools_count')} tool(s) discovered; list them with `plati mcp tools {mcp.get('id')}`.")
 
@@ -171,10 +174,17 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
         output.print_json(mcps)
         return
     rows = [
-        (m.get("id"), m.get("name"), _protocol(m), _target(m), _status(m), m.get("tools_count"), m.get("enabled"))
+        (
+            m.get("id"),
+            m.get("name"),
+            m.get("protocol") or m.get("transport"),
+            _target(m),
+            _status(m) if m.get("enabled", True) else Text("disabled", style="dim"),
+            m.get("tools_count"),
+        )
         for m in mcps
     ]
-    columns = ["ID", "Name", "Transport", "Target", "Status", "Tools", "Enabled"]
+    columns = ["ID", "Name", "Protocol", "Target", "Status", "Tools"]
     output.show(output.table(None, columns, rows, empty="No MCPs yet; register one with `plati mcp add`."))
 
 

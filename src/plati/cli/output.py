@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group, OverflowMethod, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -79,19 +79,53 @@ def when(value: str | None) -> str | None:
     return moment.strftime("%Y-%m-%d %H:%M:%S") + suffix
 
 
+_ID_COLUMNS = ("id", "mcp id", "assistant id", "channel id", "conversation id", "prefix")
+
+
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Cell]], *, empty: str) -> RenderableType:
-    """A table with a header row, or the ``empty`` sentence when there are no rows."""
-    rendered = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", expand=False)
-    for name in columns:
-        no_wrap = name.lower() in ("id", "name", "prefix", "mcp id")
-        rendered.add_column(name, no_wrap=no_wrap, overflow="fold")
-    count = 0
-    for row in rows:
-        rendered.add_row(*(cell(value) for value in row))
-        count += 1
-    if count == 0:
+    """A table with a header row, or the ``empty`` sentence when there are no rows.
+
+    Readable at 80 columns: id columns are never broken or cut (they are copied into the next
+    command); every other cell stays on one line, and the widest ones are cut with an ellipsis
+    when the page is narrow (``--json`` gives every value whole).
+    """
+    materialized = [[cell(value) for value in row] for row in rows]
+    if not materialized:
         return Text(empty, style="dim")
+    natural = [
+        max([len(name), *(_plain_width(row[index]) for row in materialized)]) for index, name in enumerate(columns)
+    ]
+    fixed = [name.lower() in _ID_COLUMNS for name in columns]
+    # SIMPLE_HEAD without edges: three spaces between columns (padding, a blank rule, padding).
+    budget = console().width - 3 * (len(columns) - 1) - 1
+    floors = [min(width, max(4, len(name))) for width, name in zip(natural, columns, strict=True)]
+    widths = _fit(natural, fixed, floors, budget)
+    rendered = Table(
+        title=title, box=box.SIMPLE_HEAD, title_justify="left", expand=False, pad_edge=False, show_edge=False
+    )
+    for name, width, is_id in zip(columns, widths, fixed, strict=True):
+        overflow: OverflowMethod = "ignore" if is_id else "ellipsis"
+        rendered.add_column(name, no_wrap=True, overflow=overflow, width=width)
+    for row in materialized:
+        rendered.add_row(*row)
     return rendered
+
+
+def _fit(natural: list[int], fixed: list[bool], floors: list[int], budget: int) -> list[int]:
+    """Column widths within ``budget``: fixed columns keep their width, the widest others shrink
+    first, none below its floor."""
+    widths = list(natural)
+    while sum(widths) > budget:
+        shrinkable = [i for i, width in enumerate(widths) if not fixed[i] and width > floors[i]]
+        if not shrinkable:
+            break  # ids alone are wider than the page: the terminal wraps, nothing is cut
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+    return widths
+
+
+def _plain_width(value: RenderableType) -> int:
+    return len(value.plain) if isinstance(value, Text) else 1
 
 
 def panel(title: str, fields: Sequence[tuple[str, Cell]], *extra: RenderableType) -> Panel:

@@ -37,11 +37,11 @@ class ConnectorConfig:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
-    def with_transport(self, transport: Transport) -> ConnectorConfig:
-        """The same config with another transport (used by detection)."""
+    def with_transport(self, transport: Transport, url: str | None = None) -> ConnectorConfig:
+        """The same config with another transport, and optionally another URL (used by detection)."""
         return ConnectorConfig(
             transport=transport,
-            url=self.url,
+            url=url if url is not None else self.url,
             headers=self.headers,
             command=self.command,
             args=self.args,
@@ -75,6 +75,8 @@ class Discovery:
             server asks not to cache.
         list_changed: the server announces tool-list changes (MCP ``tools.listChanged``); the
             connector then calls its ``on_tools_changed`` hook when one arrives.
+        endpoint: the URL the connector talks to (``None`` for stdio); for transport ``"http"``
+            it is the URL detection chose, which may be the parent of a registered ``…/mcp``.
     """
 
     tools: list[ToolSpec]
@@ -82,6 +84,7 @@ class Discovery:
     server_name: str | None = None
     ttl_seconds: float | None = None
     list_changed: bool = False
+    endpoint: str | None = None
 
 
 CONTEXT_HEADERS: dict[str, str] = {

@@ -146,6 +146,7 @@ class McpConnector:
             server_name=info.name if info is not None else None,
             ttl_seconds=ttl,
             list_changed=bool(capabilities and capabilities.tools and capabilities.tools.list_changed),
+            endpoint=self.config.url,
         )
 
     async def call(self, name: str, arguments: Mapping[str, Any], context: CallContext) -> CallResult:

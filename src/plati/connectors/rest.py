@@ -123,6 +123,7 @@ class RestConnector:
             protocol=PROTOCOL,
             server_name=_str_or_none(reply.json.get("name")),
             ttl_seconds=_max_age(reply.headers.get("cache-control")),
+            endpoint=self.base_url,
         )
 
     async def call(self, name: str, arguments: Mapping[str, Any], context: CallContext) -> CallResult:

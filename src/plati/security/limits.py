@@ -228,6 +228,7 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 for i = 1, #ARGV - 1 do
   redis.call('ZADD', KEYS[i], 'XX', now + tonumber(ARGV[#ARGV]), ARGV[i])
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[#ARGV]))
 end
 return 0
 """

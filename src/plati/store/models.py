@@ -106,6 +106,7 @@ class McpServer(Base):
     transport: Mapped[str] = mapped_column(String(20))  # http | rest | streamable-http | sse | stdio
     protocol: Mapped[str | None] = mapped_column(String(20))  # detected: rest | streamable-http | sse | stdio
     url: Mapped[str | None] = mapped_column(Text)
+    endpoint: Mapped[str | None] = mapped_column(Text)  # detected: the URL that answered (url or its parent)
     headers_encrypted: Mapped[str | None] = mapped_column(Text)  # SecretBox of [{"key", "value"}]
     command: Mapped[str | None] = mapped_column(Text)
     args: Mapped[list[Any]] = mapped_column(JSON, default=list)

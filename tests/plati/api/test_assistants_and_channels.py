@@ -45,6 +45,12 @@ def test_assistant_crud_attach_and_function_listing(platform: Platform, shop: st
         }
         assert ("shop__check_order_status", shop_id) in names
         assert ("legacy_shop__check_order_status", flask_id) in names
+        both = http.get(f"/assistant/{assistant['id']}").json()["data"]
+        assert "check_order_status" not in both["unresolved_functions"]  # both offer it: ambiguous
+        assert {
+            "name": "check_order_status",
+            "model_names": ["shop__check_order_status", "legacy_shop__check_order_status"],
+        } in both["ambiguous_functions"]
 
         detached = http.delete(f"/assistant/{assistant['id']}/mcp/{flask_id}")
         assert detached.json()["data"]["mcp_ids"] == [shop_id]

@@ -250,3 +250,12 @@ def test_a_malformed_url_is_a_422_before_any_connection(platform: Platform, url:
         assistant = http.post("/assistant", json={"name": "A", "settings": {"base_url": url}})
     refused(mcp, "url")
     refused(assistant, "settings.base_url")
+
+
+@pytest.mark.parametrize("url", ["http://a\x12b.example/v1", "http://host/ path", "http://host/\x7f"])
+def test_a_url_with_a_control_character_or_a_space_is_a_422(platform: Platform, url: str) -> None:
+    with platform.client() as http:
+        created = http.post("/assistant", json={"name": "A", "provider": "OPENAI", "settings": {"base_url": url}})
+        registered = http.post("/workspace/mcps", json={"name": "m", "url": url, "validate": False})
+    assert (created.status_code, created.json()["error"]["code"]) == (422, "validation_error")
+    assert (registered.status_code, registered.json()["error"]["code"]) == (422, "validation_error")

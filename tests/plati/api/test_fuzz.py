@@ -44,8 +44,8 @@ CHECKS: dict[str, dict[str, Any]] = {
     "response_headers_conformance": {"enabled": True},
     "response_schema_conformance": {"enabled": True},
     # Relaxed where the documented behaviour differs from what these checks assume:
-    # - the OpenAPI document lists 200/201/422 only; the error statuses of SPEC section 5 (400,
-    #   401, 403, 404, 409, 413, 502, 504) are not in it;
+    # - the OpenAPI document lists each route's error statuses (plati.api.openapi, checked against
+    #   real responses in test_openapi.py), but not the 405 Starlette answers for other methods;
     "status_code_conformance": {"enabled": False},
     # - schema-valid is not enough to succeed: ids that do not exist are a 404, cross-field rules
     #   (a stdio MCP needs ``command``, operator maximums, reachable function servers) a 4xx/502;
@@ -59,8 +59,8 @@ CHECKS: dict[str, dict[str, Any]] = {
     #   every method of the path;
     "unsupported_method": {"enabled": False},
     "allow_header_conformance": {"enabled": False},
-    # - the document declares no security scheme or required header (the key is a Bearer header
-    #   every route but /health checks; tests/plati/api/test_auth_and_isolation.py covers it).
+    # - the run always sends the workspace's key (auth is covered by test_auth_and_isolation.py and
+    #   the bearer scheme by test_openapi.py).
     "ignored_auth": {"enabled": False},
     "missing_required_header": {"enabled": False},
 }

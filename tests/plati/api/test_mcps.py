@@ -22,15 +22,18 @@ def register(platform: Platform, body: dict, key: str | None = None):
         return http.post("/workspace/mcps", json=body)
 
 
+@pytest.mark.parametrize("suffix", ["", "/mcp"])
 def test_guide_flask_server_registers_with_the_guide_body_lists_tools_and_runs_a_function(
-    platform: Platform, guide_flask: str
+    platform: Platform, guide_flask: str, suffix: str
 ) -> None:
-    body = {**GUIDE_BODY, "url": guide_flask}
+    body = {**GUIDE_BODY, "url": guide_flask + suffix}  # the guide's shape ends in /mcp
     created = register(platform, body)
     assert created.status_code == 201, created.text
     mcp = created.json()["data"]
-    assert created.json()["message"] == "MCP registered"
+    assert created.json()["message"].startswith(f"MCP registered: detected the simple protocol at {guide_flask}")
     assert mcp["protocol"] == "rest"
+    assert mcp["url"] == guide_flask + suffix
+    assert mcp["endpoint"] == guide_flask
     assert mcp["headers"] == [{"key": "Authorization", "value": "Bearer ****_KEY"}]
     with platform.client() as http:
         tools = http.get(f"/workspace/mcps/{mcp['id']}/tools").json()["data"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -82,9 +83,30 @@ def test_demo_keeps_serving_and_prints_what_to_paste(tmp_path: Path, monkeypatch
     assert f"curl -X POST {url[1]}/conversation/test_user/chat/{channel[1]}" in out
     assert f'-H "Authorization: Bearer {key[1]}"' in out
     assert """-d '{"text": "Check my order ORD-001"}'""" in out
-    assert f"plati --url {url[1]} --api-key {key[1]} chat {channel[1]}" in out
+    plati, _ = demo.plati_command()
+    assert f"{plati} --url {url[1]} --api-key {key[1]} chat {channel[1]}" in out
     assert f"console    {url[1]}/#key={key[1]}" in out
     assert "Stopping the demo" in out
+
+
+def test_the_plati_command_the_demo_prints_runs_in_a_fresh_shell() -> None:
+    plati, activate = demo.plati_command()
+    fresh = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    completed = subprocess.run(
+        ["/bin/sh", "-c", f"{plati} --help"], env=fresh, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Plati: self-hosted assistants" in completed.stdout
+    if activate is not None:
+        sourced = subprocess.run(
+            ["/bin/bash", "-c", f". {activate} && plati --help"],
+            env=fresh,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert sourced.returncode == 0, sourced.stderr
 
 
 def test_demo_on_a_port_in_use_fails_with_one_line(tmp_path: Path) -> None:
@@ -109,6 +131,11 @@ def test_demo_fails_clearly_when_a_step_goes_wrong(tmp_path: Path, monkeypatch: 
     assert re.search(
         r'check_order_status \{"order_id": "ORD-999"\}\s+failed \d+ ms: Order ORD-999 not found', result.stdout
     )
+
+
+def test_the_shipped_prompt_file_is_the_demos_prompt() -> None:
+    shipped = Path(__file__).resolve().parents[3] / "examples" / "prompt.txt"
+    assert shipped.read_text(encoding="utf-8") == demo.GUIDE_PROMPT + "\n"
 
 
 def test_the_prompt_is_the_guides() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -36,6 +37,19 @@ def test_init_shows_the_key_once_with_a_warning(tmp_path: Path) -> None:
     assert "will not be shown again" in result.stderr
 
 
+def test_init_twice_says_a_workspace_exists_and_names_the_flag_for_another(tmp_path: Path) -> None:
+    env = {"PLATI_DATA_DIR": str(tmp_path / "data")}
+    first = json.loads(run(["init", "--name", "My shop", "--json"], env=env).stdout)
+    again = run(["init", "--name", "My shop"], env=env)
+    assert again.exit_code == 1
+    line = one_error_line(again)
+    assert line.startswith("error (conflict): ")
+    assert first["workspace_id"] in line and "--another" in line and "plati keys create" in line
+    assert [k["workspace_id"] for k in json.loads(run(["keys", "list", "--json"], env=env).stdout)] == [
+        first["workspace_id"]
+    ]
+
+
 def test_keys_need_a_workspace_to_exist(tmp_path: Path) -> None:
     line = one_error_line(run(["keys", "list"], env={"PLATI_DATA_DIR": str(tmp_path / "data")}))
     assert line.startswith("error (not_found): ")
@@ -43,7 +57,7 @@ def test_keys_need_a_workspace_to_exist(tmp_path: Path) -> None:
 
 
 def test_keys_ask_for_workspace_when_there_are_several(platform: CliPlatform) -> None:
-    other = json.loads(run(["init", "--name", "second", "--json"], env=platform.env).stdout)
+    other = json.loads(run(["init", "--name", "second", "--another", "--json"], env=platform.env).stdout)
     line = one_error_line(run(["keys", "create"], env=platform.env))
     assert line.startswith("error (validation_error): ")
     assert "--workspace" in line
@@ -102,14 +116,16 @@ def test_a_bad_setting_is_one_line(tmp_path: Path) -> None:
 
 
 def test_serve_runs_the_api_with_the_settings_and_init_key(tmp_path: Path) -> None:
+    # PYTHONPATH passes on which checkout of plati is under test.
     env = {"PLATI_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and Path(p).is_dir() and "site-packages" not in p)
     created = json.loads(run(["init", "--json"], env=env).stdout)
     port = closed_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "plati.cli.main", "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:
@@ -126,8 +142,11 @@ def test_serve_runs_the_api_with_the_settings_and_init_key(tmp_path: Path) -> No
         result = run(["--url", url, "--api-key", created["api_key"], "channel", "list", "--json"])
         assert result.exit_code == 0, result.stderr
         assert json.loads(result.stdout) == []
+        assert server.stdout is not None
+        assert server.stdout.readline().decode().strip() == f"Plati API ready at {url} — docs at {url}/docs"
     finally:
         server.terminate()
         server.wait(timeout=30)
-        if server.stderr:
-            server.stderr.close()
+        for stream in (server.stdout, server.stderr):
+            if stream:
+                stream.close()

@@ -224,3 +224,27 @@ def test_channels_create_list_rm(platform: CliPlatform) -> None:
     assert removed.exit_code == 0
     assert platform.json("channel", "list") == []
     assert "No channels yet" in platform.plati("channel", "list").stdout
+
+
+def test_tables_fit_80_columns_with_whole_ids_and_an_ellipsis_for_long_values(
+    platform: CliPlatform, shop: str
+) -> None:
+    long_url = shop + "/" + "a-very-long-path-segment/" * 3 + "mcp"
+    mcp = platform.json("mcp", "add", "a shop with a rather long name indeed", "--url", long_url, "--no-validate")
+    assistant = platform.json("assistant", "create", "Support")
+    channel = platform.json("channel", "create", "web", "--assistant", assistant["id"])
+    narrow = {**platform.env, "COLUMNS": "80"}
+    base = ["--url", platform.url, "--api-key", platform.api_key]
+    for args, ids in (
+        (["mcp", "list"], [mcp["id"]]),
+        (["channel", "list"], [channel["id"], assistant["id"]]),
+        (["assistant", "list"], [assistant["id"]]),
+    ):
+        result = run([*base, *args], env=narrow)
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert all(len(line) <= 80 for line in lines), result.stdout
+        for ident in ids:
+            assert any(ident in line for line in lines), (ident, result.stdout)
+    listed = run([*base, "mcp", "list"], env=narrow).stdout
+    assert "…" in listed and long_url not in listed

@@ -61,12 +61,36 @@ async def test_detection_on_a_closed_port_raises_unreachable() -> None:
     assert caught.value.code == "upstream_unreachable"
 
 
-async def test_detection_of_a_server_speaking_neither_raises_bad_reply() -> None:
+async def test_the_guide_registration_url_finds_the_guide_flask_server_at_its_parent(flask_url: str) -> None:
+    async with connected(http(flask_url + "/mcp")) as connector:
+        assert isinstance(connector, RestConnector) and connector.protocol == "rest"
+        discovery = await connector.discover()
+        result = await connector.call("check_order_status", {"order_id": "ORD-001"}, CTX)
+    assert discovery.endpoint == flask_url
+    assert result.success and result.data["status"] == "shipped"
+
+
+async def test_detection_names_the_endpoint_it_chose(shop_url: str) -> None:
+    async with connected(http(shop_url + "/mcp")) as connector:
+        assert (await connector.discover()).endpoint == shop_url + "/mcp"
+
+
+async def test_detection_of_a_server_speaking_neither_lists_what_it_tried_and_the_fix() -> None:
     stub = Stub(status=404, body=b"<h1>Not here</h1>", content_type="text/html")
     with serve_stub(stub) as url, pytest.raises(UpstreamBadReply) as caught:
-        await open_connector(http(url))
+        await open_connector(http(url + "/mcp"))
     assert caught.value.code == "upstream_bad_reply"
-    assert caught.value.details == {"mcp": "upstream_bad_reply", "rest": "upstream_bad_reply"}
+    tried = [(item["url"], item["protocol"]) for item in caught.value.details["tried"]]
+    assert tried == [(url + "/mcp", "streamable-http"), (url + "/mcp", "rest"), (url, "rest")]
+    assert "transport" in caught.value.details["hint"]
+    assert caught.value.details["hint"] in caught.value.message
+
+
+async def test_detection_on_a_closed_port_says_to_start_the_server() -> None:
+    with pytest.raises(UpstreamUnreachable) as caught:
+        await open_connector(http(closed_port_url()))
+    assert [item["protocol"] for item in caught.value.details["tried"]] == ["streamable-http"]
+    assert caught.value.details["hint"].startswith("Start the function server")
 
 
 async def test_detection_with_refused_credentials_raises_unauthorized(shop_db: Path) -> None:

@@ -52,3 +52,25 @@ def test_the_cap_is_shared_only_with_a_redis_url(tmp_path: object) -> None:
     )
     assert isinstance(turn_slots(local), TurnSlots)
     assert isinstance(turn_slots(shared), SharedTurnSlots)
+
+
+@requires_redis
+async def test_the_slots_of_a_process_that_stopped_expire_while_live_ones_are_renewed() -> None:
+    prefix = f"test-{secrets.token_hex(4)}"
+    live, stopped = SharedTurnSlots(2, REDIS, prefix=prefix, ttl_seconds=0.6), SharedTurnSlots(
+        2, REDIS, prefix=prefix, ttl_seconds=0.6
+    )
+    other = SharedTurnSlots(2, REDIS, prefix=prefix, ttl_seconds=0.6)
+    try:
+        await live.acquire("ws")
+        await stopped.acquire("ws")
+        await stopped.aclose()  # stops renewing without giving its slot back, as a killed process
+        with pytest.raises(TooManyRequests):
+            await other.acquire("ws")
+        await asyncio.sleep(1.5)  # past the stopped slot's expiry; the live one was renewed meanwhile
+        await other.acquire("ws")
+        with pytest.raises(TooManyRequests):
+            await other.acquire("ws")
+    finally:
+        await live.aclose()
+        await other.aclose()

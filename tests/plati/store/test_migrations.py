@@ -45,7 +45,7 @@ async def test_the_migrated_schema_matches_the_models(database: Database) -> Non
         assert await connection.run_sync(_tables) >= TABLES
 
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 async def test_migrations_run_from_inside_a_running_loop_once(database_url: DatabaseTarget) -> None:
