@@ -577,6 +577,12 @@ async def main_async(args: argparse.Namespace) -> int:
         f"{args.turns_per_conversation or 'never'} turns per worker"
     )
     platform_env = limits_off(concurrencies, args.rate_limit)
+    if args.redis_url:
+        platform_env["PLATI_REDIS_URL"] = args.redis_url
+    if max(args.replicas) > 1 and not args.database_url:
+        raise SystemExit("--replicas above 1 needs --database-url (PostgreSQL): SQLite serves from one process")
+    if args.profile and max(args.replicas) > 1:
+        raise SystemExit("--profile runs one platform process: leave --replicas out")
     print("platform settings: " + " ".join(f"{name}={value}" for name, value in platform_env.items()))
     print(f"load average at start: {machine['loadavg_at_start']}")
     procs: list[Any] = []
@@ -595,8 +601,9 @@ async def main_async(args: argparse.Namespace) -> int:
         shop_proc, shop = start("shop", [str(tmp / "shop.db")], http, loop)
         procs.append(shop_proc)
         extra = [str(profile_path)] if args.profile else []
-        platform_proc, base = start("platform", [data_dir, database_url], http, loop, extra, env=platform_env)
-        procs.append(platform_proc)
+        platforms = [start("platform", [data_dir, database_url], http, loop, extra, env=platform_env)]
+        procs.extend(proc for proc, _ in platforms)
+        platform_proc, base = platforms[0]
         pids = {"platform": [platform_proc.pid], "shop": [shop_proc.pid]}
         limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256)
         headers = {"Authorization": f"Bearer {key}"}
@@ -610,26 +617,40 @@ async def main_async(args: argparse.Namespace) -> int:
                 f"errors {phase.errors}",
                 flush=True,
             )
-            for workers in concurrencies:
-                threads_before = thread_cpu(platform_proc.pid)
-                if args.profile:
-                    await load.run("turns", workers, warmup)
-                    platform_proc.send_signal(signal.SIGUSR1)
-                    phase = await measure(load, "turns", workers, 0, duration, pids)
-                    platform_proc.send_signal(signal.SIGUSR2)
-                else:
-                    phase = await measure(load, "turns", workers, warmup, duration, pids)
-                phases.append(phase)
-                threads_after = thread_cpu(platform_proc.pid)
-                split = ", ".join(
-                    f"{k} {(threads_after.get(k, 0) - threads_before.get(k, 0)) / phase.seconds * 100:.0f}%"
-                    for k in threads_after
-                )
-                print(
-                    f"  turns c={workers}: {phase.per_s:.1f}/s p50 {phase.p50_ms:.2f} ms p99 {phase.p99_ms:.2f} ms "
-                    f"errors {phase.errors}; platform CPU by thread (incl. warm-up): {split}",
-                    flush=True,
-                )
+            for count in args.replicas:
+                if count != len(platforms) or count > 1:
+                    # A fresh set of `count` platform processes on the one database.
+                    for proc, _ in platforms:
+                        stop(proc)
+                        procs.remove(proc)
+                    platforms = [
+                        start("platform", [data_dir, database_url], http, loop, extra, env=platform_env)
+                        for _ in range(count)
+                    ]
+                    procs.extend(proc for proc, _ in platforms)
+                platform_proc = platforms[0][0]
+                pids["platform"] = [proc.pid for proc, _ in platforms]
+                load.bases = [url for _, url in platforms]
+                for workers in concurrencies:
+                    threads_before = thread_cpu(platform_proc.pid)
+                    if args.profile:
+                        await load.run("turns", workers, warmup)
+                        platform_proc.send_signal(signal.SIGUSR1)
+                        phase = await measure(load, "turns", workers, 0, duration, pids)
+                        platform_proc.send_signal(signal.SIGUSR2)
+                    else:
+                        phase = await measure(load, "turns", workers, warmup, duration, pids)
+                    phases.append(phase)
+                    threads_after = thread_cpu(platform_proc.pid)
+                    split = ", ".join(
+                        f"{k} {(threads_after.get(k, 0) - threads_before.get(k, 0)) / phase.seconds * 100:.0f}%"
+                        for k in threads_after
+                    )
+                    print(
+                        f"  turns c={workers}: {phase.per_s:.1f}/s p50 {phase.p50_ms:.2f} ms p99 {phase.p99_ms:.2f} ms "
+                        f"errors {phase.errors}; platform CPU by thread (incl. warm-up): {split}",
+                        flush=True,
+                    )
         if args.profile:
             for _ in range(50):
                 if profile_path.exists():
@@ -702,6 +723,18 @@ def main() -> None:
         "--profile",
         action="store_true",
         help="only c=1, with the platform process under cProfile for the timed phase; prints the top costs",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        nargs="+",
+        default=[1],
+        metavar="N",
+        help="run the turn phases against N platform processes on one database, for each N given "
+        "(e.g. 1 2 3; more than 1 needs --database-url: SQLite serves from one process)",
+    )
+    parser.add_argument(
+        "--redis-url", metavar="URL", help="give the platform processes this Redis (the shared per-workspace turn cap)"
     )
     parser.add_argument("--profile-out", metavar="PATH", help="with --profile: also keep the cProfile stats file")
     args = parser.parse_args()

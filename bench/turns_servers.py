@@ -55,7 +55,7 @@ def instant_model() -> Any:
 
 
 # Passed on from the environment: bench_turns.py switches the abuse limits out of the way with them.
-LIMIT_SETTINGS = ("PLATI_RATE_LIMIT", "PLATI_MAX_CONCURRENT_TURNS")
+LIMIT_SETTINGS = ("PLATI_RATE_LIMIT", "PLATI_MAX_CONCURRENT_TURNS", "PLATI_REDIS_URL")
 
 
 def platform_settings(data_dir: str, database_url: str) -> Any:
